@@ -43,7 +43,7 @@ def _fast_safe(value: Any) -> bool:
     if kind is str:
         return True
     if kind is int:
-        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
+        return bool(-_MAX_SAFE_INT <= value <= _MAX_SAFE_INT)
     if kind is list or kind is tuple:
         return all(_fast_safe(v) for v in value)
     if kind is dict:

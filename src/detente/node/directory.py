@@ -1,0 +1,315 @@
+"""The node directory: ``config.toml``, ``node.key`` (0600) and ``detente.db``.
+
+A node serves one party of one agreement. The agreement is pinned by its id
+at ``init``: if the agreement file (or a built-in, after an upgrade) later
+resolves to another id, the node refuses to open rather than sign under
+rules its peers do not share.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> home = pathlib.Path(tempfile.mkdtemp()) / "us"
+    >>> node = init_node(home, party="us", agreement_ref="security-replies-2022")
+    >>> node.config.party, (home / "node.key").stat().st_mode & 0o777 == 0o600
+    ('us', True)
+    >>> node.close()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from detente.agreement import Agreement, resolve_agreement
+from detente.crypto.keys import SigningKey, VerifierKey, load_signing_key, save_signing_key
+from detente.errors import ConfigError, EncodingError, KeyFileError
+from detente.record.checkpoint import origin_for
+from detente.store.database import Database, open_database, sqlite_url
+
+__all__ = ["CONFIG_FILE", "KEY_FILE", "Node", "NodeConfig", "TrustedKey", "init_node", "open_node"]
+
+CONFIG_FILE = "config.toml"
+KEY_FILE = "node.key"
+DB_FILE = "detente.db"
+PASSPHRASE_ENV = "DETENTE_PASSPHRASE"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The system clock, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A key this node trusts to cosign, exchanged out of band."""
+
+    name: str
+    key: VerifierKey
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """What ``config.toml`` holds."""
+
+    party: str
+    agreement: str
+    agreement_id: str
+    key_name: str
+    verifier_key: str
+    key_encrypted: bool = False
+    database_url: str = ""
+    cosigners: tuple[TrustedKey, ...] = field(default=())
+
+    def to_toml(self) -> str:
+        """Render the configuration as TOML."""
+
+        def s(value: str) -> str:
+            return json.dumps(value, ensure_ascii=False)
+
+        lines = [
+            "# Détente node configuration. Keys are node configuration, never agreement data.",
+            "[node]",
+            f"party = {s(self.party)}",
+            "# A built-in agreement name or a path to an agreement TOML file.",
+            f"agreement = {s(self.agreement)}",
+            "# Pinned at init: the node refuses to open if the agreement resolves otherwise.",
+            f"agreement_id = {s(self.agreement_id)}",
+            f"key_name = {s(self.key_name)}",
+            "# The node's public key (C2SP verifier key); node.key holds the private half.",
+            f"verifier_key = {s(self.verifier_key)}",
+            f"key_encrypted = {'true' if self.key_encrypted else 'false'}",
+            "# Empty: the SQLite file detente.db in this directory.",
+            f"database_url = {s(self.database_url)}",
+        ]
+        for cosigner in self.cosigners:
+            lines += ["", "[[cosigners]]", f"name = {s(cosigner.name)}"]
+            lines.append(f"key = {s(cosigner.key.to_text())}")
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_toml(cls, text: str, *, source: str) -> NodeConfig:
+        """Parse ``config.toml``.
+
+        Raises:
+            ConfigError: the file is not TOML or lacks a field; the message
+                names the file and field.
+        """
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{source}: {e}") from e
+        node = data.get("node")
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: missing [node] table")
+
+        def text_field(name: str, *, required: bool = True) -> str:
+            value = node.get(name, None if required else "")
+            if not isinstance(value, str) or (required and not value):
+                raise ConfigError(f"{source}: node.{name} must be a non-empty string")
+            return value
+
+        cosigners = []
+        for i, item in enumerate(data.get("cosigners", [])):
+            try:
+                key = VerifierKey.from_text(str(item["key"]))
+                cosigners.append(TrustedKey(name=str(item["name"]), key=key))
+            except (KeyError, TypeError, EncodingError) as e:
+                raise ConfigError(f"{source}: cosigners[{i}]: {e}") from e
+        encrypted = node.get("key_encrypted", False)
+        if not isinstance(encrypted, bool):
+            raise ConfigError(f"{source}: node.key_encrypted must be true or false")
+        return cls(
+            party=text_field("party"),
+            agreement=text_field("agreement"),
+            agreement_id=text_field("agreement_id"),
+            key_name=text_field("key_name"),
+            verifier_key=text_field("verifier_key"),
+            key_encrypted=encrypted,
+            database_url=text_field("database_url", required=False),
+            cosigners=tuple(cosigners),
+        )
+
+
+class Node:
+    """An opened node directory. The signing key is loaded on first use."""
+
+    def __init__(
+        self,
+        directory: Path,
+        config: NodeConfig,
+        agreement: Agreement,
+        database: Database,
+        *,
+        passphrase: Callable[[], bytes | None],
+        clock: Clock = utc_now,
+    ) -> None:
+        self.directory = directory
+        self.config = config
+        self.agreement = agreement
+        self.database = database
+        self.clock = clock
+        self._passphrase = passphrase
+        self._key: SigningKey | None = None
+        try:
+            self._verifier = VerifierKey.from_text(config.verifier_key)
+        except EncodingError as e:
+            raise ConfigError(f"{directory / CONFIG_FILE}: node.verifier_key: {e}") from e
+
+    @property
+    def party(self) -> str:
+        """The party this node serves."""
+        return self.config.party
+
+    @property
+    def key(self) -> SigningKey:
+        """The node's signing key (asks for the passphrase once if encrypted).
+
+        Raises:
+            KeyFileError: the key cannot be read or unlocked.
+        """
+        if self._key is None:
+            passphrase = self._passphrase() if self.config.key_encrypted else None
+            key = load_signing_key(
+                self.directory / KEY_FILE, name=self.config.key_name, passphrase=passphrase
+            )
+            if key.verifier != self.verifier:
+                raise KeyFileError(
+                    f"{self.directory / KEY_FILE}: the key does not match "
+                    f"node.verifier_key in {CONFIG_FILE}"
+                )
+            self._key = key
+        return self._key
+
+    @property
+    def verifier(self) -> VerifierKey:
+        """The node's public verifier key, from the configuration (no passphrase needed)."""
+        return self._verifier
+
+    def trusted_key(self, name: str) -> VerifierKey | None:
+        """The configured cosigner key called ``name``, if any."""
+        for cosigner in self.config.cosigners:
+            if cosigner.name == name or cosigner.key.name == name:
+                return cosigner.key
+        return None
+
+    def save_config(self, config: NodeConfig) -> None:
+        """Replace ``config.toml`` atomically and use the new configuration."""
+        _write_atomic(self.directory / CONFIG_FILE, config.to_toml(), mode=0o644)
+        self.config = config
+
+    def close(self) -> None:
+        """Release the database."""
+        self.database.dispose()
+
+
+def env_passphrase() -> bytes | None:
+    """The passphrase from ``DETENTE_PASSPHRASE``, if set."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value.encode() if value else None
+
+
+def _write_atomic(path: Path, text: str, *, mode: int) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+
+
+def _database_url(directory: Path, config: NodeConfig) -> str:
+    return config.database_url or sqlite_url(directory / DB_FILE)
+
+
+def init_node(
+    directory: Path,
+    *,
+    party: str,
+    agreement_ref: str,
+    passphrase: bytes | None = None,
+    database_url: str = "",
+    clock: Clock = utc_now,
+) -> Node:
+    """Create a node directory for ``party`` under the agreement ``agreement_ref``.
+
+    Raises:
+        ConfigError: the directory already holds a node, or the party is
+            not one of the agreement's.
+        AgreementError: the agreement cannot be resolved.
+        StoreError: the database cannot be created.
+    """
+    agreement = resolve_agreement(agreement_ref)
+    if party not in agreement.party_ids():
+        raise ConfigError(
+            f"party {party!r} is not a party of {agreement.name} "
+            f"(parties: {', '.join(sorted(agreement.party_ids()))})"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    if (directory / CONFIG_FILE).exists() or (directory / KEY_FILE).exists():
+        raise ConfigError(f"{directory}: already holds a node; refusing to overwrite it")
+    reference = agreement_ref
+    if Path(agreement_ref).suffix == ".toml":
+        reference = str(Path(agreement_ref).resolve())
+    key_name = origin_for(agreement.id, party)
+    key = SigningKey.generate(key_name)
+    config = NodeConfig(
+        party=party,
+        agreement=reference,
+        agreement_id=agreement.id,
+        key_name=key_name,
+        verifier_key=key.verifier.to_text(),
+        key_encrypted=passphrase is not None,
+        database_url=database_url,
+    )
+    save_signing_key(directory / KEY_FILE, key, passphrase=passphrase)
+    database = open_database(_database_url(directory, config))
+    _write_atomic(directory / CONFIG_FILE, config.to_toml(), mode=0o644)
+    node = Node(
+        directory, config, agreement, database, passphrase=lambda: passphrase, clock=clock
+    )
+    node._key = key
+    return node
+
+
+def open_node(
+    directory: Path,
+    *,
+    passphrase: Callable[[], bytes | None] = env_passphrase,
+    clock: Clock = utc_now,
+) -> Node:
+    """Open an existing node directory.
+
+    Raises:
+        ConfigError: no node there, a bad config, or an agreement that no
+            longer resolves to the pinned id.
+        KeyFileError: the key file is missing.
+    """
+    config_path = directory / CONFIG_FILE
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(
+            f"{directory}: not a Détente node directory (no {CONFIG_FILE}); "
+            "create one with `detente init DIR --party ID --agreement ID`"
+        ) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{config_path}: cannot read: {e}") from e
+    config = NodeConfig.from_toml(text, source=str(config_path))
+    if not (directory / KEY_FILE).exists():
+        raise KeyFileError(f"{directory / KEY_FILE}: the node key is missing")
+    agreement = resolve_agreement(config.agreement)
+    if agreement.id != config.agreement_id:
+        raise ConfigError(
+            f"{config_path}: agreement {config.agreement} now resolves to id "
+            f"{agreement.id[:16]}…, but this node was initialised under "
+            f"{config.agreement_id[:16]}…; refusing to sign under different rules"
+        )
+    database = open_database(_database_url(directory, config))
+    return Node(directory, config, agreement, database, passphrase=passphrase, clock=clock)

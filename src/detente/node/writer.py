@@ -1,0 +1,154 @@
+"""The single writer of a party's log.
+
+One call to :meth:`LogWriter.append` is one transaction: the envelopes,
+their bodies, the tree nodes they complete and the checkpoint that covers
+them are committed together or not at all. Before signing a checkpoint the
+writer proves it consistent with the last one it signed, so the node never
+signs two histories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from detente.crypto.canonical import canonical_json
+from detente.errors import ConsistencyError, InputError, StoreError, VerificationError
+from detente.node.directory import Node
+from detente.record.admission import check_rules
+from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
+from detente.record.envelope import MAX_BODY_BYTES, ZERO_HASH, Envelope, format_time, seal
+from detente.record.merkle import verify_consistency
+from detente.store.logs import LogStore
+from detente.store.tree import StoredTree
+
+__all__ = ["AppendResult", "Draft", "LogWriter"]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A message an operator wants sent, before it is sealed."""
+
+    type: str
+    body: Mapping[str, Any]
+    to: tuple[str, ...] = ()
+    refs: tuple[str, ...] = ()
+    article: str | None = None
+    priority: str | None = None
+    exercise: bool = False
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What one append committed."""
+
+    envelopes: list[Envelope]
+    checkpoint: SignedCheckpoint
+    bodies: list[bytes] = field(repr=False)
+
+
+class LogWriter:
+    """Seals drafts into the node's own log."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._origin = origin_for(node.agreement.id, node.party)
+
+    def append(self, drafts: Sequence[Draft]) -> AppendResult:
+        """Seal, check and store ``drafts`` and sign the new checkpoint, atomically.
+
+        Raises:
+            InputError: a draft's body is not a JSON object or is too large.
+            TypeNotAllowedError: the agreement does not let this party send it.
+            BodyError: a body fails its type's schema.
+            ConsistencyError: the new tree does not extend the last signed
+                checkpoint (the store was altered); nothing is signed.
+            StoreError: the database failed; nothing was written.
+        """
+        if not drafts:
+            raise InputError("nothing to append")
+        node = self._node
+        try:
+            with node.database.engine.begin() as conn:
+                return self._append(conn, drafts)
+        except IntegrityError as e:
+            raise StoreError(
+                f"log {node.party}: another writer appended at the same position; "
+                "nothing was written, retry"
+            ) from e
+        except OperationalError as e:
+            raise StoreError(f"log {node.party}: database error, nothing was written: {e}") from e
+
+    def _append(self, conn: Connection, drafts: Sequence[Draft]) -> AppendResult:
+        node = self._node
+        agreement = node.agreement
+        key = node.key
+        log = LogStore(conn, node.party)
+        tree = StoredTree(conn, node.party)
+        size = tree.size()
+        prev = ZERO_HASH if size == 0 else tree.leaf_hashes(size - 1, size)[size - 1].hex()
+        created = format_time(node.clock())
+        envelopes: list[Envelope] = []
+        bodies: list[bytes] = []
+        leaf_hashes: list[bytes] = []
+        for offset, draft in enumerate(drafts):
+            if not isinstance(draft.body, Mapping):
+                raise InputError(f"draft {offset}: the body must be a JSON object")
+            body = canonical_json(dict(draft.body))
+            if len(body) > MAX_BODY_BYTES:
+                raise InputError(f"draft {offset}: body of {len(body)} bytes is too large")
+            message_type = agreement.message_type(draft.type)
+            envelope = seal(
+                key=key,
+                agreement=agreement.id,
+                sender=node.party,
+                seq=size + offset,
+                prev=prev,
+                created=created,
+                type=draft.type,
+                body=body,
+                to=draft.to,
+                refs=draft.refs,
+                article=draft.article if draft.article is not None else message_type.article,
+                priority=draft.priority or message_type.priority,
+                exercise=draft.exercise,
+            )
+            check_rules(envelope, body, agreement=agreement)
+            digest = envelope.leaf_hash
+            prev = digest.hex()
+            leaf_hashes.append(digest)
+            envelopes.append(envelope)
+            bodies.append(body)
+        log.insert(
+            [(e.header.seq, e.leaf, e.header.type, e.header.created) for e in envelopes],
+            [(e.header.seq, b) for e, b in zip(envelopes, bodies, strict=True)],
+        )
+        root = tree.append(leaf_hashes)
+        new_size = size + len(envelopes)
+        self._check_extends_last(log, tree, new_size, root)
+        signed = Checkpoint(origin=self._origin, size=new_size, root=root).sign(key)
+        log.add_checkpoint(new_size, signed.to_text())
+        return AppendResult(envelopes=envelopes, checkpoint=signed, bodies=bodies)
+
+    def _check_extends_last(
+        self, log: LogStore, tree: StoredTree, new_size: int, new_root: bytes
+    ) -> None:
+        last = log.checkpoint()
+        if last is None:
+            return
+        old = SignedCheckpoint.from_text(last[1])
+        old.verify(self._node.verifier)
+        proof = tree.consistency_proof(old.checkpoint.size, new_size)
+        try:
+            verify_consistency(
+                old.checkpoint.size, new_size, proof, old.checkpoint.root, new_root
+            )
+        except VerificationError as e:
+            raise ConsistencyError(
+                f"log {self._node.party}: the stored tree does not extend checkpoint "
+                f"{old.checkpoint.size} signed earlier; refusing to sign (run `detente verify`)"
+            ) from e

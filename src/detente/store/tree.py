@@ -1,0 +1,122 @@
+"""A party's Merkle tree kept in the database as perfect-subtree rows.
+
+Each row of ``tree_nodes`` is the hash of a perfect subtree (RFC 9162,
+section 2.1.1): once complete it never changes. A root or proof for any
+past size needs only O(log n) of them, which :mod:`detente.record.merkle`
+plans and this module fetches in one query, so no operation loads the
+leaves. An append inserts the nodes it completes (amortised two a leaf).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import Connection, func, insert, select, tuple_
+
+from detente.errors import StoreError
+from detente.record.merkle import (
+    Frontier,
+    NodeKey,
+    Plan,
+    consistency_plan,
+    inclusion_plan,
+    root_plan,
+)
+from detente.store.schema import tree_nodes
+
+__all__ = ["StoredTree"]
+
+_FETCH_CHUNK = 400
+
+
+class StoredTree:
+    """The tree of ``party``'s log over one open connection (no commits here)."""
+
+    def __init__(self, conn: Connection, party: str) -> None:
+        self._conn = conn
+        self._party = party
+        self._frontier: Frontier | None = None
+
+    def size(self) -> int:
+        """Number of leaves stored."""
+        if self._frontier is not None:
+            return self._frontier.size
+        count = self._conn.execute(
+            select(func.max(tree_nodes.c.idx)).where(
+                tree_nodes.c.party == self._party, tree_nodes.c.level == 0
+            )
+        ).scalar_one_or_none()
+        return 0 if count is None else int(count) + 1
+
+    def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        """Fetch the given perfect-subtree hashes.
+
+        Raises:
+            StoreError: a node the tree must hold is missing.
+        """
+        wanted = list(dict.fromkeys(keys))
+        found: dict[NodeKey, bytes] = {}
+        for start in range(0, len(wanted), _FETCH_CHUNK):
+            chunk = wanted[start : start + _FETCH_CHUNK]
+            rows = self._conn.execute(
+                select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(
+                    tree_nodes.c.party == self._party,
+                    tuple_(tree_nodes.c.level, tree_nodes.c.idx).in_(chunk),
+                )
+            )
+            for level, idx, digest in rows:
+                found[(int(level), int(idx))] = bytes(digest)
+        missing = [k for k in wanted if k not in found]
+        if missing:
+            level, idx = missing[0]
+            raise StoreError(
+                f"log {self._party}: tree node level {level} index {idx} is missing "
+                f"({len(missing)} missing in all)"
+            )
+        return found
+
+    def frontier(self) -> Frontier:
+        """The right edge of the tree, loaded once per instance."""
+        if self._frontier is None:
+            size = self.size()
+            self._frontier = Frontier.from_nodes(size, self.nodes(root_plan(size).keys))
+        return self._frontier
+
+    def append(self, leaf_hashes: Sequence[bytes]) -> bytes:
+        """Append leaves, insert the nodes they complete, return the new root."""
+        frontier = self.frontier()
+        rows: list[dict[str, object]] = []
+        party = self._party
+        for digest in leaf_hashes:
+            for (level, idx), node in frontier.append(digest):
+                rows.append({"party": party, "level": level, "idx": idx, "hash": node})
+        if rows:
+            self._conn.execute(insert(tree_nodes), rows)
+        return frontier.root()
+
+    def _run(self, plan: Plan) -> list[bytes]:
+        return plan.assemble(self.nodes(plan.keys))
+
+    def root(self, size: int | None = None) -> bytes:
+        """The root at ``size`` (default: the current size)."""
+        return self._run(root_plan(self.size() if size is None else size))[0]
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size``."""
+        return self._run(inclusion_plan(index, size))
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """RFC 9162 consistency proof between two sizes."""
+        return self._run(consistency_plan(old_size, new_size))
+
+    def leaf_hashes(self, start: int, stop: int) -> Mapping[int, bytes]:
+        """Stored leaf hashes for seqs in ``[start, stop)``."""
+        rows = self._conn.execute(
+            select(tree_nodes.c.idx, tree_nodes.c.hash).where(
+                tree_nodes.c.party == self._party,
+                tree_nodes.c.level == 0,
+                tree_nodes.c.idx >= start,
+                tree_nodes.c.idx < stop,
+            )
+        )
+        return {int(idx): bytes(digest) for idx, digest in rows}
