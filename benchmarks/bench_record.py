@@ -176,11 +176,25 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     rows: list[dict[str, Any]] = []
 
-    def row(figure: str, ours: float, reference: float | None, ref_name: str,
-            ratio: float | None, goal: str, met: bool | None) -> None:
+    def row(
+        figure: str,
+        ours: float,
+        reference: float | None,
+        ref_name: str,
+        ratio: float | None,
+        goal: str,
+        met: bool | None,
+    ) -> None:
         rows.append(
-            {"figure": figure, "ours": ours, "reference": reference, "reference_name": ref_name,
-             "ratio": ratio, "goal": goal, "met": met}
+            {
+                "figure": figure,
+                "ours": ours,
+                "reference": reference,
+                "reference_name": ref_name,
+                "ratio": ratio,
+                "goal": goal,
+                "met": met,
+            }
         )
 
     with tempfile.TemporaryDirectory(prefix="detente-bench-") as tmp:
@@ -188,26 +202,44 @@ def main(argv: list[str] | None = None) -> int:
         init_node(directory, party="us", agreement_ref="security-replies-2022").close()
         sign_rate = raw_sign_rate()
         append_rate = bench_append(directory, args.entries, args.batch)
-        row("append signed envelope, durable SQLite (env/s)", append_rate, sign_rate,
-            "raw Ed25519 sign/s, 1 core", append_rate / sign_rate, ">= 0.5x",
-            append_rate / sign_rate >= 0.5)
+        row(
+            "append signed envelope, durable SQLite (env/s)",
+            append_rate,
+            sign_rate,
+            "raw Ed25519 sign/s, 1 core",
+            append_rate / sign_rate,
+            ">= 0.5x",
+            append_rate / sign_rate >= 0.5,
+        )
         proofs = bench_stored_proofs(directory, args.samples)
         reference = bench_pymerkle_proofs(args.entries, args.samples)
         for name in ("inclusion_us", "consistency_us"):
             ref = None if reference is None else reference[name]
             ratio = None if ref is None else ref / proofs[name]
-            row(f"stored {name[:-3]} proof, generate+verify (us)", proofs[name], ref,
-                "pymerkle in-memory", ratio, "< 50 us and >= 3x",
-                proofs[name] < 50 and (ratio or 0) >= 3)
+            row(
+                f"stored {name[:-3]} proof, generate+verify (us)",
+                proofs[name],
+                ref,
+                "pymerkle in-memory",
+                ratio,
+                "< 50 us and >= 3x",
+                proofs[name] < 50 and (ratio or 0) >= 3,
+            )
         verify_one = raw_verify_rate()
         verify_rate, ok = bench_verify(directory, cores)
         if not ok:
             print("detente verify FAILED on the benchmark log", file=sys.stderr)
             return 1
         reference_rate = verify_one * cores
-        row(f"detente verify ({cores} processes) (env/s)", verify_rate, reference_rate,
-            f"raw Ed25519 verify/s x {cores} cores", verify_rate / reference_rate, ">= 0.8x",
-            verify_rate / reference_rate >= 0.8)
+        row(
+            f"detente verify ({cores} processes) (env/s)",
+            verify_rate,
+            reference_rate,
+            f"raw Ed25519 verify/s x {cores} cores",
+            verify_rate / reference_rate,
+            ">= 0.8x",
+            verify_rate / reference_rate >= 0.8,
+        )
 
     if args.json:
         print(json.dumps({"entries": args.entries, "cores": cores, "rows": rows}, indent=2))

@@ -58,16 +58,39 @@ def test_dir_defaults_to_detente_home(home):
 
 def test_append_show_checkpoint_verify(home):
     result = invoke(
-        "log", "append", "--dir", home, "--type", "message", "--to", "ru",
-        "--body", '{"text": "hello"}', "--format", "json",
+        "log",
+        "append",
+        "--dir",
+        home,
+        "--type",
+        "message",
+        "--to",
+        "ru",
+        "--body",
+        '{"text": "hello"}',
+        "--format",
+        "json",
     )
     assert result.exit_code == 0, result.output
     appended = json.loads(result.output)
     assert appended["position"] == "us:0"
     assert appended["header"]["priority"] in ("ROUTINE", "PRIORITY", "IMMEDIATE", "FLASH")
     result = invoke(
-        "log", "append", "--dir", home, "--type", "message", "--to", "nato", "--ref", "us:0",
-        "--priority", "flash", "--exercise", "--body", '{"text": "second"}',
+        "log",
+        "append",
+        "--dir",
+        home,
+        "--type",
+        "message",
+        "--to",
+        "nato",
+        "--ref",
+        "us:0",
+        "--priority",
+        "flash",
+        "--exercise",
+        "--body",
+        '{"text": "second"}',
     )
     assert result.exit_code == 0, result.output
     assert "us:1" in result.output
@@ -85,9 +108,7 @@ def test_append_show_checkpoint_verify(home):
     checkpoint = SignedCheckpoint.from_text(note)
     assert checkpoint.checkpoint.size == 2
     key = VerifierKey.from_text(
-        json.loads(invoke("keys", "show", "--dir", home, "--format", "json").output)[
-            "verifier_key"
-        ]
+        json.loads(invoke("keys", "show", "--dir", home, "--format", "json").output)["verifier_key"]
     )
     checkpoint.verify(key)
 
@@ -133,8 +154,18 @@ def test_checkpoint_of_an_empty_log(home):
 
 
 def test_verify_names_a_tampered_body(home):
-    invoke("log", "append", "--dir", home, "--type", "message", "--to", "ru",
-           "--body", '{"text": "hello"}')
+    invoke(
+        "log",
+        "append",
+        "--dir",
+        home,
+        "--type",
+        "message",
+        "--to",
+        "ru",
+        "--body",
+        '{"text": "hello"}',
+    )
     with sqlite3.connect(home / "detente.db") as db:
         db.execute("update bodies set body = ? where seq = 0", (b'{"text":"hellp"}',))
     result = invoke("verify", "--dir", home)
@@ -145,15 +176,45 @@ def test_verify_names_a_tampered_body(home):
 def test_encrypted_key(tmp_path):
     directory = tmp_path / "ru"
     env = {"DETENTE_PASSPHRASE": "correct horse battery"}
-    result = invoke("init", directory, "--party", "ru", "--agreement", "security-replies-2022",
-                    "--encrypt-key", env=env)
+    result = invoke(
+        "init",
+        directory,
+        "--party",
+        "ru",
+        "--agreement",
+        "security-replies-2022",
+        "--encrypt-key",
+        env=env,
+    )
     assert result.exit_code == 0, result.output
     assert b"ENCRYPTED" in (directory / "node.key").read_bytes()
-    ok = invoke("log", "append", "--dir", directory, "--type", "message", "--to", "us",
-                "--body", '{"text": "x"}', env=env)
+    ok = invoke(
+        "log",
+        "append",
+        "--dir",
+        directory,
+        "--type",
+        "message",
+        "--to",
+        "us",
+        "--body",
+        '{"text": "x"}',
+        env=env,
+    )
     assert ok.exit_code == 0, ok.output
-    wrong = invoke("log", "append", "--dir", directory, "--type", "message", "--to", "us",
-                   "--body", '{"text": "x"}', env={"DETENTE_PASSPHRASE": "wrong passphrase"})
+    wrong = invoke(
+        "log",
+        "append",
+        "--dir",
+        directory,
+        "--type",
+        "message",
+        "--to",
+        "us",
+        "--body",
+        '{"text": "x"}',
+        env={"DETENTE_PASSPHRASE": "wrong passphrase"},
+    )
     assert wrong.exit_code == 1
     assert "passphrase" in wrong.output
     assert "correct horse" not in wrong.output

@@ -21,17 +21,17 @@ KEY = SigningKey.generate("detente.log/abababababababab/us")
 
 
 def make(**overrides):
-    args = dict(
-        key=KEY,
-        agreement=AGREEMENT,
-        sender="us",
-        seq=0,
-        prev=ZERO_HASH,
-        created="2026-03-01T12:00:00Z",
-        type="message",
-        to=("ru",),
-        body=b'{"text":"hello"}',
-    )
+    args = {
+        "key": KEY,
+        "agreement": AGREEMENT,
+        "sender": "us",
+        "seq": 0,
+        "prev": ZERO_HASH,
+        "created": "2026-03-01T12:00:00Z",
+        "type": "message",
+        "to": ("ru",),
+        "body": b'{"text":"hello"}',
+    }
     args.update(overrides)
     return seal(**args)
 

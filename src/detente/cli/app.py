@@ -190,4 +190,3 @@ def main() -> None:
 # Keep the module importable for `python -m detente.cli.app`.
 if __name__ == "__main__":  # pragma: no cover
     main()
-

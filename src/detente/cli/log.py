@@ -40,7 +40,7 @@ def _parse_body(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         raise InputError(f"--body: not JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
     if not isinstance(value, dict):
-        raise InputError("--body: must be a JSON object, e.g. '{\"text\": \"...\"}'")
+        raise InputError('--body: must be a JSON object, e.g. \'{"text": "..."}\'')
     return value
 
 
@@ -88,7 +88,8 @@ def append(
         return
     out.print(
         f"appended [bold]{envelope.position}[/] {envelope.header.type} "
-        f"leaf {envelope.leaf_hash.hex()[:16]}…; checkpoint size {result.checkpoint.checkpoint.size}"
+        f"leaf {envelope.leaf_hash.hex()[:16]}…; "
+        f"checkpoint size {result.checkpoint.checkpoint.size}"
     )
 
 
@@ -124,9 +125,7 @@ def show(
                 out.print_json(json.dumps(data, ensure_ascii=False))
             return
         start = max(0, size - limit)
-        rows = [
-            Envelope.from_leaf(row.leaf) for batch in log.iter_entries(start) for row in batch
-        ]
+        rows = [Envelope.from_leaf(row.leaf) for batch in log.iter_entries(start) for row in batch]
     items = [
         {
             "seq": e.header.seq,

@@ -67,7 +67,9 @@ class _Stop(Exception):
 Progress = Callable[[str, int, int], None]
 
 
-def audit_node(node: Node, *, workers: int | None = None, progress: Progress | None = None) -> AuditReport:
+def audit_node(
+    node: Node, *, workers: int | None = None, progress: Progress | None = None
+) -> AuditReport:
     """Recompute and check everything ``node`` stores.
 
     Args:
@@ -189,9 +191,7 @@ def _link(
                 f"{party}:{seq - 1} ({expected_prev[:16]}…)"
             )
         if stored.get(seq) != digest:
-            raise _Stop(
-                f"{party}:{seq}: tree node level 0 does not equal the entry's leaf hash"
-            )
+            raise _Stop(f"{party}:{seq}: tree node level 0 does not equal the entry's leaf hash")
         expected_prev = digest.hex()
         position += 1
         audit.entries += 1
@@ -290,8 +290,7 @@ def _audit_checkpoints(
             cosignature.verify(held[stored.size].checkpoint, cosigner)
         except DetenteError as e:
             raise _Stop(
-                f"{where}: {e} — the log no longer matches what was cosigned "
-                "(rewritten since?)"
+                f"{where}: {e} — the log no longer matches what was cosigned (rewritten since?)"
             ) from e
         if cosignature.timestamp != stored.timestamp:
             raise _Stop(f"{where}: stored timestamp differs from the signed one")

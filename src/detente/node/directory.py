@@ -35,7 +35,7 @@ __all__ = ["CONFIG_FILE", "KEY_FILE", "Node", "NodeConfig", "TrustedKey", "init_
 CONFIG_FILE = "config.toml"
 KEY_FILE = "node.key"
 DB_FILE = "detente.db"
-PASSPHRASE_ENV = "DETENTE_PASSPHRASE"
+PASSPHRASE_ENV = "DETENTE_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 
 Clock = Callable[[], datetime]
 
@@ -271,9 +271,7 @@ def init_node(
     save_signing_key(directory / KEY_FILE, key, passphrase=passphrase)
     database = open_database(_database_url(directory, config))
     _write_atomic(directory / CONFIG_FILE, config.to_toml(), mode=0o644)
-    node = Node(
-        directory, config, agreement, database, passphrase=lambda: passphrase, clock=clock
-    )
+    node = Node(directory, config, agreement, database, passphrase=lambda: passphrase, clock=clock)
     node._key = key
     return node
 

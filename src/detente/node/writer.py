@@ -114,7 +114,7 @@ class LogWriter:
                 to=draft.to,
                 refs=draft.refs,
                 article=draft.article if draft.article is not None else message_type.article,
-                priority=draft.priority or message_type.priority,
+                priority=draft.priority or str(message_type.priority),
                 exercise=draft.exercise,
             )
             check_rules(envelope, body, agreement=agreement)
@@ -144,9 +144,7 @@ class LogWriter:
         old.verify(self._node.verifier)
         proof = tree.consistency_proof(old.checkpoint.size, new_size)
         try:
-            verify_consistency(
-                old.checkpoint.size, new_size, proof, old.checkpoint.root, new_root
-            )
+            verify_consistency(old.checkpoint.size, new_size, proof, old.checkpoint.root, new_root)
         except VerificationError as e:
             raise ConsistencyError(
                 f"log {self._node.party}: the stored tree does not extend checkpoint "

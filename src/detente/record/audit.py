@@ -60,8 +60,11 @@ def check_chunk(job: ChunkJob) -> ChunkResult:
                 return ChunkResult(
                     hashes,
                     prevs,
-                    (seq, f"{where}: stored as {job.party}:{seq} but its header says "
-                    f"{header.sender}:{header.seq}"),
+                    (
+                        seq,
+                        f"{where}: stored as {job.party}:{seq} but its header says "
+                        f"{header.sender}:{header.seq}",
+                    ),
                 )
             if header.agreement != job.agreement_id:
                 return ChunkResult(hashes, prevs, (seq, f"{where}: made under another agreement"))

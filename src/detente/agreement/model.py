@@ -1,0 +1,287 @@
+"""The agreement model: one file as written, and the resolved agreement.
+
+:class:`AgreementSource` is one TOML file as written: its shape is checked,
+but names it uses may be defined in the agreements it ``includes``.
+:class:`Agreement` is the resolved agreement: includes expanded, the
+free-text ``message`` type added, every cross-reference checked. Its id is
+the hex SHA-256 of its canonical JSON (RFC 8785), so two nodes that resolve
+the same text hold the same id, and any change of any number changes it.
+
+In a TOML file, keyed tables (``[limits.launchers]``) take their ``id``
+from the key; writing ``id`` inside is allowed only if it equals the key.
+
+Example:
+    >>> a = Agreement.model_validate({
+    ...     "name": "demo", "title": "Demo", "version": "1",
+    ...     "parties": [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}]})
+    >>> sorted(a.message_types), sorted(a.party_ids())
+    (['message'], ['a', 'b'])
+    >>> len(a.id)
+    64
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from typing import Annotated, Any, NamedTuple
+
+from pydantic import Field, model_validator
+
+from detente.agreement._base import ANY_PARTY, Frozen, Positive, Slug, Text
+from detente.agreement.counting import Category, CountingRule, Limit
+from detente.agreement.deadlines import AfterMessage
+from detente.agreement.geography import Site, Zone
+from detente.agreement.hotline import Hotline, IncidentThresholds
+from detente.agreement.inspections import InspectionType
+from detente.agreement.messages import FREE_TEXT_TYPE, MessageType, free_text_message_type
+from detente.crypto.canonical import canonical_json
+from detente.errors import EncodingError, TypeNotAllowedError
+
+__all__ = [
+    "DEFAULT_SKEW_SECONDS",
+    "KEYED_SECTIONS",
+    "Agreement",
+    "AgreementContent",
+    "AgreementSource",
+    "Party",
+    "FieldPath",
+    "Problem",
+    "dotted",
+    "reference_problems",
+]
+
+#: Allowed clock skew for an envelope's ``created``, unless the agreement says otherwise.
+DEFAULT_SKEW_SECONDS = 300
+
+#: Tables keyed by id; included agreements contribute to each.
+KEYED_SECTIONS = (
+    "categories",
+    "counting_rules",
+    "limits",
+    "zones",
+    "sites",
+    "message_types",
+    "inspection_types",
+)
+
+FieldPath = tuple[str | int, ...]
+
+
+class Problem(NamedTuple):
+    """One broken reference: where (a field path) and what is wrong."""
+
+    path: FieldPath
+    message: str
+
+
+class Party(Frozen):
+    """A state or organisation that is party to the agreement (keys live in node config)."""
+
+    id: Slug
+    name: Text
+
+
+class AgreementContent(Frozen):
+    """Everything an agreement says, shared by a file and a resolved agreement."""
+
+    name: Slug
+    title: Text
+    version: Annotated[str, Field(min_length=1, max_length=64)]
+    description: Text = ""
+    parties: Annotated[list[Party], Field(min_length=1)]
+    categories: dict[Slug, Category] = Field(default_factory=dict)
+    counting_rules: dict[Slug, CountingRule] = Field(default_factory=dict)
+    limits: dict[Slug, Limit] = Field(default_factory=dict)
+    zones: dict[Slug, Zone] = Field(default_factory=dict)
+    sites: dict[Slug, Site] = Field(default_factory=dict)
+    message_types: dict[Slug, MessageType] = Field(default_factory=dict)
+    inspection_types: dict[Slug, InspectionType] = Field(default_factory=dict)
+    hotline: Hotline | None = None
+    incident_thresholds: IncidentThresholds | None = None
+    skew_seconds: Positive = DEFAULT_SKEW_SECONDS
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ids_from_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for section in KEYED_SECTIONS:
+            table = data.get(section)
+            if isinstance(table, dict):
+                data[section] = {
+                    key: ({"id": key, **item} if isinstance(item, dict) else item)
+                    for key, item in table.items()
+                }
+        return data
+
+    @model_validator(mode="after")
+    def _keys_match_ids(self) -> AgreementContent:
+        for section in KEYED_SECTIONS:
+            table: dict[str, Any] = getattr(self, section)
+            for key, item in table.items():
+                if item.id != key:
+                    raise ValueError(f"{section}.{key}.id: {item.id!r} differs from its key")
+        return self
+
+    def party_ids(self) -> frozenset[str]:
+        """The ids of the parties."""
+        return frozenset(p.id for p in self.parties)
+
+
+class AgreementSource(AgreementContent):
+    """One agreement file as written; ``includes`` name built-ins or relative paths."""
+
+    includes: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
+        default_factory=list
+    )
+
+
+class Agreement(AgreementContent):
+    """A resolved agreement: includes expanded, references checked, ``message`` present.
+
+    ``includes`` keeps the *names* (not paths) of the agreements included
+    directly, in the order written; their content is already merged in, so
+    the id does not depend on where the included files lay on disk.
+    """
+
+    includes: list[Slug] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _add_free_text(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        types = data.get("message_types")
+        if types is None:
+            types = {}
+        if isinstance(types, dict) and FREE_TEXT_TYPE not in types:
+            data = {**data, "message_types": {**types, FREE_TEXT_TYPE: free_text_message_type()}}
+        return data
+
+    @model_validator(mode="after")
+    def _references(self) -> Agreement:
+        problems = reference_problems(self)
+        if problems:
+            raise ValueError("; ".join(f"{dotted(p.path)}: {p.message}" for p in problems))
+        try:
+            _ = self.id
+        except EncodingError as e:
+            raise ValueError(str(e)) from None
+        return self
+
+    @cached_property
+    def id(self) -> str:
+        """Hex SHA-256 of :meth:`canonical_bytes`: the agreement id every envelope names."""
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    def canonical_bytes(self) -> bytes:
+        """RFC 8785 canonical JSON of the whole resolved agreement (dates as ISO strings)."""
+        return canonical_json(self.model_dump(mode="json"))
+
+    def message_type(self, type_id: str) -> MessageType:
+        """The message type ``type_id``.
+
+        Raises:
+            TypeNotAllowedError: the agreement has no such message type.
+        """
+        try:
+            return self.message_types[type_id]
+        except KeyError:
+            known = ", ".join(sorted(self.message_types))
+            raise TypeNotAllowedError(
+                f"agreement {self.name} has no message type {type_id!r} (it has: {known})"
+            ) from None
+
+
+def reference_problems(agreement: AgreementContent) -> list[Problem]:
+    """Every name used in ``agreement`` that it does not define.
+
+    Runs on a resolved agreement (includes merged), since a file may use a
+    category or a party defined in what it includes.
+    """
+    problems: list[Problem] = []
+    parties = agreement.party_ids()
+    categories = agreement.categories
+    seen: set[str] = set()
+    for i, party in enumerate(agreement.parties):
+        if party.id in seen:
+            problems.append(Problem(("parties", i, "id"), f"party {party.id!r} is listed twice"))
+        seen.add(party.id)
+
+    def party_refs(path: FieldPath, refs: list[str]) -> None:
+        for j, ref in enumerate(refs):
+            if ref != ANY_PARTY and ref not in parties:
+                problems.append(Problem((*path, j), f"unknown party {ref!r}"))
+
+    for rule in agreement.counting_rules.values():
+        for category in rule.terms:
+            if category not in categories:
+                problems.append(
+                    Problem(
+                        ("counting_rules", rule.id, "terms", category),
+                        f"unknown category {category!r}",
+                    )
+                )
+    for limit in agreement.limits.values():
+        if limit.aggregate not in agreement.counting_rules:
+            problems.append(
+                Problem(
+                    ("limits", limit.id, "aggregate"),
+                    f"unknown counting rule {limit.aggregate!r}",
+                )
+            )
+        party_refs(("limits", limit.id, "applies_to"), limit.applies_to)
+    for site in agreement.sites.values():
+        if site.party not in parties:
+            problems.append(Problem(("sites", site.id, "party"), f"unknown party {site.party!r}"))
+        for category in site.declared:
+            if category not in categories:
+                problems.append(
+                    Problem(
+                        ("sites", site.id, "declared", category), f"unknown category {category!r}"
+                    )
+                )
+    for mt in agreement.message_types.values():
+        party_refs(("message_types", mt.id, "senders"), mt.senders)
+        party_refs(("message_types", mt.id, "recipients"), mt.recipients)
+        if (
+            isinstance(mt.deadline, AfterMessage)
+            and mt.deadline.message_type not in agreement.message_types
+        ):
+            problems.append(
+                Problem(
+                    ("message_types", mt.id, "deadline", "message_type"),
+                    f"unknown message type {mt.deadline.message_type!r}",
+                )
+            )
+    for it in agreement.inspection_types.values():
+        party_refs(("inspection_types", it.id, "inspecting"), it.inspecting)
+        party_refs(("inspection_types", it.id, "inspected"), it.inspected)
+        for j, site_id in enumerate(it.sites):
+            if site_id not in agreement.sites:
+                problems.append(
+                    Problem(("inspection_types", it.id, "sites", j), f"unknown site {site_id!r}")
+                )
+        if it.proportional is not None and it.proportional.category not in categories:
+            problems.append(
+                Problem(
+                    ("inspection_types", it.id, "proportional", "category"),
+                    f"unknown category {it.proportional.category!r}",
+                )
+            )
+    return problems
+
+
+def dotted(path: FieldPath) -> str:
+    """A field path as people write it: ``limits.launchers.max``, ``parties[1].name``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part and all(c.isalnum() or c in "_-" for c in part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{part!r}]"
+    return out
