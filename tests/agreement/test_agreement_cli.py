@@ -47,7 +47,8 @@ declared.widgets = { count = 5 }
 
 [zones.box]
 name = "Box"
-geometry = { type = "Polygon", coordinates = [[[20.0, 54.0], [21.0, 54.0], [21.0, 55.0], [20.0, 54.0]]] }
+geometry.type = "Polygon"
+geometry.coordinates = [[[20.0, 54.0], [21.0, 54.0], [21.0, 55.0], [20.0, 54.0]]]
 
 [inspection_types.visit]
 name = "Visit"

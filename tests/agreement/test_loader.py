@@ -517,3 +517,10 @@ def test_id_written_inside_a_keyed_table_must_match_its_key(tmp_path: Path) -> N
     )
     same = BASE.replace("[categories.widgets]", '[categories.widgets]\nid = "widgets"')
     assert load_agreement_text(same, source="x").id == load_agreement_text(BASE, source="x").id
+
+
+def test_the_example_in_the_format_guide_loads() -> None:
+    guide = Path(__file__).parents[2] / "docs" / "agreement-format.md"
+    example = re.findall(r"```toml\n(.*?)```", guide.read_text(encoding="utf-8"), re.S)[-1]
+    a = load_agreement_text(example, source="agreement-format.md")
+    assert a.message_type("explanation").deadline is not None

@@ -616,3 +616,24 @@ def test_agreement_is_frozen() -> None:
     a = Agreement.model_validate(_agreement())
     with pytest.raises(ValidationError):
         a.name = "other"  # type: ignore[misc]
+
+
+def test_text_that_canonical_json_cannot_carry_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="canonical JSON"):
+        Agreement.model_validate(
+            _agreement(
+                message_types={
+                    "m": {
+                        "senders": ["a"],
+                        "body_schema": {"type": "object", "description": "lone \ud800"},
+                    }
+                }
+            )
+        )
+
+
+def test_agreements_and_message_types_are_hashable() -> None:
+    a = Agreement.model_validate(_agreement())
+    b = Agreement.model_validate(_agreement())
+    assert len({a, b}) == 1
+    assert len({a.message_type("message"), free_text_message_type()}) == 1

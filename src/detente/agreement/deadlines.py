@@ -97,12 +97,10 @@ def _month_day(text: str) -> str:
         date.fromisoformat(f"2001-{text}")
     except ValueError:
         raise ValueError(f"{text!r} is not a day of the year written MM-DD") from None
-    if len(text) != 5:
-        raise ValueError(f"{text!r} is not a day of the year written MM-DD")
     return text
 
 
-MonthDay = Annotated[str, AfterValidator(_month_day)]
+MonthDay = Annotated[str, Field(pattern=r"^\d{2}-\d{2}$"), AfterValidator(_month_day)]
 
 
 class PeriodicExchange(Frozen):

@@ -143,7 +143,12 @@ class Agreement(AgreementContent):
 
     ``includes`` keeps the *names* (not paths) of the agreements included
     directly, in the order written; their content is already merged in, so
-    the id does not depend on where the included files lay on disk.
+    the id does not depend on where the included files lay on disk. Built
+    directly (``Agreement.model_validate``), nothing is loaded: the data
+    must already be resolved, as :meth:`model_dump` gives it.
+
+    Treat an agreement as immutable: the models are frozen, and the dicts
+    they hold must not be changed either (the id is computed once).
     """
 
     includes: list[Slug] = Field(default_factory=list)
@@ -170,6 +175,10 @@ class Agreement(AgreementContent):
         except EncodingError as e:
             raise ValueError(str(e)) from None
         return self
+
+    def __hash__(self) -> int:
+        # The generated frozen hash fails on the dicts inside; equal agreements have equal ids.
+        return hash(self.id)
 
     @cached_property
     def id(self) -> str:
