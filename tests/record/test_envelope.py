@@ -2,6 +2,9 @@ import base64
 import json
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detente.crypto.canonical import canonical_json
 from detente.crypto.keys import SigningKey
@@ -143,3 +146,41 @@ def test_times():
     assert format_time(parse_time("2026-03-01T12:00:00Z")) == "2026-03-01T12:00:00Z"
     with pytest.raises(EncodingError):
         parse_time("2026-03-01T12:00:00+01:00")
+
+
+_party = st.from_regex(r"[a-z0-9][a-z0-9_.-]{0,20}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sender=_party,
+    to=st.lists(_party, max_size=5, unique=True),
+    refs=st.lists(st.builds(lambda p, n: f"{p}:{n}", _party, st.integers(0, 2**53 - 1))),
+    seq=st.integers(0, 2**53 - 1),
+    article=st.none()
+    | st.text(min_size=1, max_size=40).filter(
+        lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t)
+    ),
+    exercise=st.booleans(),
+    body_len=st.integers(0, 16 * 1024 * 1024),
+)
+def test_header_fast_encoding_is_rfc8785(sender, to, refs, seq, article, exercise, body_len):
+    header = Header.from_json(
+        {
+            "v": 1,
+            "agreement": AGREEMENT,
+            "sender": sender,
+            "seq": seq,
+            "prev": ZERO_HASH,
+            "created": "2026-03-01T12:00:00.5Z",
+            "type": "message",
+            "to": to,
+            "refs": refs,
+            "priority": "FLASH",
+            "exercise": exercise,
+            "body_sha256": "f" * 64,
+            "body_len": body_len,
+            **({} if article is None else {"article": article}),
+        }
+    )
+    assert header.canonical() == rfc8785.dumps(header.to_json())

@@ -138,6 +138,8 @@ class MessageType(Frozen):
         """
         if not isinstance(body, dict):
             raise BodyError(f"body: a {self.id} body must be a JSON object, not {_kind(body)}")
+        if self._validator.is_valid(body):  # the common case, without collecting errors
+            return
         errors: Iterable[ValidationError] = self._validator.iter_errors(body)
         error = best_match(errors)
         if error is not None:

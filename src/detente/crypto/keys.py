@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
 import re
@@ -137,6 +138,10 @@ class VerifierKey:
         """The 4-byte key ID of this key's tlog-cosignature/v1 signatures (type 0x04)."""
         return _key_id(self.name, ALG_COSIGNATURE_V1, self.public_key)
 
+    @functools.cached_property
+    def _public(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey.from_public_bytes(self.public_key)
+
     def to_text(self) -> str:
         """The C2SP verifier key: ``<name>+<hex key ID>+<base64(0x01 || key)>``."""
         material = base64.b64encode(bytes([ALG_ED25519]) + self.public_key).decode("ascii")
@@ -193,7 +198,7 @@ class VerifierKey:
         if len(signature) != _SIGNATURE_SIZE:
             raise SignatureError(f"signature by {self.name} is {len(signature)} bytes, not 64")
         try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+            self._public.verify(signature, message)
         except (InvalidSignature, ValueError) as e:
             raise SignatureError(
                 f"signature by {self.name}+{self.key_id.hex()} does not verify"

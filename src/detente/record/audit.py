@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,13 +43,18 @@ class ChunkResult:
     problem: tuple[int, str] | None = None
 
 
+@functools.lru_cache(maxsize=64)
+def _verifier(text: str) -> VerifierKey:
+    return VerifierKey.from_text(text)
+
+
 def check_chunk(job: ChunkJob) -> ChunkResult:
     """Check each entry of ``job`` on its own: form, signature, seq, body.
 
     The links between entries (prev, and seq following seq) need the
     previous chunk, so the caller checks them with the hashes returned.
     """
-    key = VerifierKey.from_text(job.verifier)
+    key = _verifier(job.verifier)
     hashes: list[bytes] = []
     prevs: list[str] = []
     for seq, leaf, body in job.rows:

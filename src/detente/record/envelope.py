@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from detente.crypto.canonical import canonical_json
 from detente.crypto.keys import SigningKey, VerifierKey
 from detente.errors import EncodingError
 from detente.record.merkle import leaf_hash
@@ -88,6 +87,9 @@ _REQUIRED = frozenset(
     }
 )
 _ALLOWED = _REQUIRED | {"article"}
+_HEADER_ENCODE = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
+).encode
 
 
 def format_time(moment: datetime) -> str:
@@ -108,7 +110,7 @@ def parse_time(text: str, *, field_name: str = "time") -> datetime:
         raise EncodingError(f"{field_name}: {text!r} is not an RFC 3339 UTC time (…Z)")
     base, _, frac = text[:-1].partition(".")
     try:
-        moment = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(base).replace(tzinfo=UTC)
     except ValueError as e:
         raise EncodingError(f"{field_name}: {text!r} is not a valid date and time") from e
     if frac:
@@ -156,9 +158,21 @@ class Header:
             obj["article"] = self.article
         return obj
 
+    def canonical(self) -> bytes:
+        """RFC 8785 canonical JSON of the header.
+
+        Every value of a parsed header is an ASCII-pattern string, an
+        integer within 2**53, a boolean, a list of such strings, or the
+        free ``article`` string, and every key is ASCII; for such objects
+        the standard encoder with sorted keys writes exactly the JCS bytes
+        (differential test in ``tests/record/test_envelope.py``), so the
+        general traversal of :func:`canonical_json` is not needed here.
+        """
+        return _HEADER_ENCODE(self.to_json()).encode("utf-8")
+
     def signing_input(self) -> bytes:
         """The bytes the sender signs: the context line, then the canonical header."""
-        return ENVELOPE_CONTEXT + canonical_json(self.to_json())
+        return ENVELOPE_CONTEXT + self.canonical()
 
     @property
     def created_at(self) -> datetime:
@@ -255,6 +269,7 @@ class Envelope:
     header: Header
     sig: bytes
     leaf: bytes = field(compare=False, repr=False)
+    header_bytes: bytes = field(compare=False, repr=False, default=b"")
 
     @property
     def leaf_hash(self) -> bytes:
@@ -272,7 +287,8 @@ class Envelope:
         Raises:
             SignatureError: the signature does not verify under ``key``.
         """
-        key.verify(self.header.signing_input(), self.sig)
+        signed = self.header_bytes or self.header.canonical()
+        key.verify(ENVELOPE_CONTEXT + signed, self.sig)
 
     @classmethod
     def from_leaf(cls, leaf: bytes) -> Envelope:
@@ -294,14 +310,16 @@ class Envelope:
         sig = _b64decode(obj["sig"], "envelope.sig")
         if len(sig) != 64:
             raise EncodingError(f"envelope.sig: {len(sig)} bytes, expected 64")
-        envelope = cls(header=header, sig=sig, leaf=bytes(leaf))
-        if _leaf_bytes(header, sig) != leaf:
+        header_bytes = header.canonical()
+        if _leaf_bytes(header_bytes, sig) != leaf:
             raise EncodingError("envelope: not in RFC 8785 canonical form")
-        return envelope
+        return cls(header=header, sig=sig, leaf=bytes(leaf), header_bytes=header_bytes)
 
 
-def _leaf_bytes(header: Header, sig: bytes) -> bytes:
-    return canonical_json({"header": header.to_json(), "sig": base64.b64encode(sig).decode()})
+def _leaf_bytes(header_bytes: bytes, sig: bytes) -> bytes:
+    # JCS of {"header": ..., "sig": ...}: "header" sorts before "sig", and
+    # base64 needs no escaping.
+    return b'{"header":' + header_bytes + b',"sig":"' + base64.b64encode(sig) + b'"}'
 
 
 def _b64decode(value: object, name: str) -> bytes:
@@ -354,5 +372,8 @@ def seal(
             article=article,
         ).to_json()
     )
-    sig = key.sign(header.signing_input())
-    return Envelope(header=header, sig=sig, leaf=_leaf_bytes(header, sig))
+    header_bytes = header.canonical()
+    sig = key.sign(ENVELOPE_CONTEXT + header_bytes)
+    return Envelope(
+        header=header, sig=sig, leaf=_leaf_bytes(header_bytes, sig), header_bytes=header_bytes
+    )

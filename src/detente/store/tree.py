@@ -9,9 +9,11 @@ leaves. An append inserts the nodes it completes (amortised two a leaf).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, tuple_
+from sqlalchemy import Connection, func, insert, select
 
 from detente.errors import StoreError
 from detente.record.merkle import (
@@ -27,6 +29,20 @@ from detente.store.schema import tree_nodes
 __all__ = ["StoredTree"]
 
 _FETCH_CHUNK = 400
+# Complete nodes never change, so one instance (one unit of work) may keep
+# the upper levels it has read: every proof in a tree shares them.
+_CACHE_FROM_LEVEL = 6
+_CACHE_MAX = 1 << 16
+
+
+@functools.lru_cache(maxsize=2 * _FETCH_CHUNK)
+def _lookup_sql(count: int, marker: str) -> str:
+    pairs = ", ".join([f"(CAST({marker} AS INTEGER), CAST({marker} AS BIGINT))"] * count)
+    return (
+        f"WITH k(lv, ix) AS (VALUES {pairs}) "
+        "SELECT t.level, t.idx, t.hash FROM k JOIN tree_nodes t "
+        f"ON t.party = {marker} AND t.level = k.lv AND t.idx = k.ix"
+    )
 
 
 class StoredTree:
@@ -36,6 +52,11 @@ class StoredTree:
         self._conn = conn
         self._party = party
         self._frontier: Frontier | None = None
+        self._cache: dict[NodeKey, bytes] = {}
+        self._marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+    def _cursor(self) -> Any:
+        return self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     def size(self) -> int:
         """Number of leaves stored."""
@@ -49,23 +70,41 @@ class StoredTree:
         return 0 if count is None else int(count) + 1
 
     def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
-        """Fetch the given perfect-subtree hashes.
+        """Fetch the given perfect-subtree hashes in one query per 400 keys.
+
+        The keys are joined as a VALUES list, which both SQLite and
+        PostgreSQL answer with one index lookup per key (a row-value IN or
+        an OR of pairs makes SQLite scan the party's whole tree). Proofs are
+        on the hot path, so the query goes to the DB-API cursor of the
+        caller's connection (same transaction), skipping SQLAlchemy's
+        statement machinery, which costs more than the lookups themselves.
 
         Raises:
             StoreError: a node the tree must hold is missing.
         """
-        wanted = list(dict.fromkeys(keys))
+        cache = self._cache
         found: dict[NodeKey, bytes] = {}
+        wanted = []
+        for key in dict.fromkeys(keys):
+            hit = cache.get(key)
+            if hit is None:
+                wanted.append(key)
+            else:
+                found[key] = hit
         for start in range(0, len(wanted), _FETCH_CHUNK):
             chunk = wanted[start : start + _FETCH_CHUNK]
-            rows = self._conn.execute(
-                select(tree_nodes.c.level, tree_nodes.c.idx, tree_nodes.c.hash).where(
-                    tree_nodes.c.party == self._party,
-                    tuple_(tree_nodes.c.level, tree_nodes.c.idx).in_(chunk),
-                )
-            )
-            for level, idx, digest in rows:
-                found[(int(level), int(idx))] = bytes(digest)
+            params: list[object] = [v for key in chunk for v in key]
+            params.append(self._party)
+            cursor = self._cursor()
+            try:
+                cursor.execute(_lookup_sql(len(chunk), self._marker), params)
+                for level, idx, digest in cursor.fetchall():
+                    key, node = (int(level), int(idx)), bytes(digest)
+                    found[key] = node
+                    if level >= _CACHE_FROM_LEVEL and len(cache) < _CACHE_MAX:
+                        cache[key] = node
+            finally:
+                cursor.close()
         missing = [k for k in wanted if k not in found]
         if missing:
             level, idx = missing[0]
