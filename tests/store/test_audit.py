@@ -104,3 +104,22 @@ def test_a_log_rewritten_with_its_own_key_is_caught_by_cosignatures(filled):
     assert not report.ok
     assert "cosignature by osce.witness" in report.problem
     assert "rewritten" in report.problem
+
+
+def test_the_parallel_path_checks_the_same(node):
+    writer = LogWriter(node)
+    drafts = [Draft(type="message", body={"text": f"n{i}"}, to=("ru",)) for i in range(1500)]
+    writer.append(drafts)
+    writer.append(drafts)
+    report = audit_node(node, workers=2, parallel_from=1000)
+    assert report.ok, report.problem
+    assert report.logs[0].entries == 3000
+    with node.database.engine.begin() as conn:
+        conn.execute(
+            update(bodies)
+            .where(bodies.c.party == "us", bodies.c.seq == 2500)
+            .values(body=b'{"text":"n999"}')
+        )
+    report = audit_node(node, workers=2, parallel_from=1000)
+    assert not report.ok
+    assert "us:2500" in report.problem

@@ -68,7 +68,11 @@ Progress = Callable[[str, int, int], None]
 
 
 def audit_node(
-    node: Node, *, workers: int | None = None, progress: Progress | None = None
+    node: Node,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    parallel_from: int = _PARALLEL_FROM,
 ) -> AuditReport:
     """Recompute and check everything ``node`` stores.
 
@@ -77,6 +81,7 @@ def audit_node(
         workers: processes for signature checks (default: all cores; 1 for
             none). Logs under 20,000 entries are checked in this process.
         progress: called with ``(party, done, total)`` as entries are checked.
+        parallel_from: the log size from which worker processes are used.
     """
     report = AuditReport()
     try:
@@ -85,7 +90,16 @@ def audit_node(
                 audit = LogAudit(party=party)
                 report.logs.append(audit)
                 key = _key_for(node, party)
-                _audit_entries(conn, node, party, key, audit, workers, progress)
+                _audit_entries(
+                    conn,
+                    node,
+                    party,
+                    key,
+                    audit,
+                    workers=workers,
+                    progress=progress,
+                    parallel_from=parallel_from,
+                )
                 _audit_tree(conn, party, audit)
                 _audit_checkpoints(conn, node, party, key, audit)
     except _Stop as stop:
@@ -125,8 +139,10 @@ def _audit_entries(
     party: str,
     key: VerifierKey,
     audit: LogAudit,
+    *,
     workers: int | None,
     progress: Progress | None,
+    parallel_from: int,
 ) -> None:
     log = LogStore(conn, party)
     total = log.size()
@@ -135,7 +151,7 @@ def _audit_entries(
     jobs = _jobs(conn, node, party, key)
     expected_prev = ZERO_HASH
     position = 0
-    if workers > 1 and total >= _PARALLEL_FROM:
+    if workers > 1 and total >= parallel_from:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             for job, result in _pipelined(pool, jobs, workers):
                 expected_prev, position = _link(
