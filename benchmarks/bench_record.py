@@ -136,14 +136,14 @@ def bench_pymerkle_proofs(size: int, samples: int) -> dict[str, float] | None:
         tree.append_entry(f"entry {i}".encode())
     rng = random.Random(SEED)
     indices = [rng.randrange(1, size + 1) for _ in range(samples)]
-    root = tree.get_state(size)
+    root = tree.get_root(size)
     start = time.perf_counter()
     for index in indices:
         proof = tree.prove_inclusion(index, size)
         pm_inclusion(tree.get_leaf(index), root, proof)
     inclusion = (time.perf_counter() - start) / samples * 1e6
     olds = [rng.randrange(1, size) for _ in range(samples)]
-    states = {old: tree.get_state(old) for old in olds}
+    states = {old: tree.get_root(old) for old in olds}
     start = time.perf_counter()
     for old in olds:
         proof = tree.prove_consistency(old, size)

@@ -17,6 +17,14 @@ from detente.store.database import sqlite_url
 PG_URL = os.environ.get("DETENTE_TEST_DATABASE_URL", "")
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    if PG_URL:
+        from detente.store.database import redact_url
+
+        return f"databases: SQLite and PostgreSQL ({redact_url(PG_URL)})"
+    return "databases: SQLite only (set DETENTE_TEST_DATABASE_URL for PostgreSQL)"
+
+
 class FakeClock:
     """A clock the test moves by hand."""
 

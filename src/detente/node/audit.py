@@ -23,6 +23,7 @@ from detente.node.directory import Node
 from detente.record.audit import ChunkJob, ChunkResult, check_chunk, check_tree_level
 from detente.record.checkpoint import Cosignature, SignedCheckpoint, origin_for
 from detente.record.envelope import ZERO_HASH
+from detente.store.database import open_database
 from detente.store.logs import LogStore
 from detente.store.schema import checkpoints, entries, tree_nodes
 from detente.store.tree import StoredTree
@@ -100,7 +101,6 @@ def audit_node(
                     progress=progress,
                     parallel_from=parallel_from,
                 )
-                _audit_tree(conn, party, audit)
                 _audit_checkpoints(conn, node, party, key, audit)
     except _Stop as stop:
         report.problem = stop.message
@@ -153,12 +153,16 @@ def _audit_entries(
     position = 0
     if workers > 1 and total >= parallel_from:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            # The upper tree levels need only stored nodes: check them in a
+            # worker while the others check signatures.
+            upper = pool.submit(_tree_in_worker, node.database.url, party, total)
             for job, result in _pipelined(pool, jobs, workers):
                 expected_prev, position = _link(
                     tree, party, job, result, expected_prev, position, audit
                 )
                 if progress:
                     progress(party, position, total)
+            nodes, problem = upper.result()
     else:
         for job in jobs:
             expected_prev, position = _link(
@@ -166,8 +170,12 @@ def _audit_entries(
             )
             if progress:
                 progress(party, position, total)
+        nodes, problem = _tree_levels(conn, party, total)
     if position != total:
         raise _Stop(f"log {party}: entries stop at seq {position}, expected {total}")
+    if problem is not None:
+        raise _Stop(problem)
+    audit.tree_nodes = total + nodes
 
 
 def _pipelined(
@@ -215,31 +223,51 @@ def _link(
     return expected_prev, position
 
 
-def _audit_tree(conn: Connection, party: str, audit: LogAudit) -> None:
-    """Check every stored node above the leaves from the level below it."""
-    size = audit.entries
-    audit.tree_nodes = size
+def _tree_in_worker(url: str, party: str, size: int) -> tuple[int, str | None]:
+    """:func:`_tree_levels` in a worker process, over a connection of its own."""
+    database = open_database(url, migrate_schema=False)
+    try:
+        with database.engine.connect() as conn:
+            return _tree_levels(conn, party, size)
+    finally:
+        database.dispose()
+
+
+def _tree_levels(conn: Connection, party: str, size: int) -> tuple[int, str | None]:
+    """Check every stored node above the leaves from the level below it.
+
+    Level 0 is checked against the recomputed leaf hashes in :func:`_link`.
+
+    Returns:
+        The number of nodes checked above level 0, and the first problem
+        found (or None).
+    """
+    checked = 0
     level = 1
-    while (size >> level) > 0 or _count_level(conn, party, level) > 0:
-        count = size >> level
-        stored = _count_level(conn, party, level)
-        if stored != count:
-            raise _Stop(
-                f"log {party}: tree level {level} holds {stored} nodes, "
-                f"a tree of {size} leaves has {count}"
-            )
-        for start in range(0, count, _CHUNK):
-            stop = min(start + _CHUNK, count)
-            children = _level_slice(conn, party, level - 1, 2 * start, 2 * stop)
-            parents = _level_slice(conn, party, level, start, stop)
-            bad = check_tree_level(children, parents)
-            if bad >= 0:
-                raise _Stop(
-                    f"log {party}: tree node level {level} index {start + bad} "
-                    "does not hash from its children"
+    try:
+        while (size >> level) > 0 or _count_level(conn, party, level) > 0:
+            count = size >> level
+            stored = _count_level(conn, party, level)
+            if stored != count:
+                return checked, (
+                    f"log {party}: tree level {level} holds {stored} nodes, "
+                    f"a tree of {size} leaves has {count}"
                 )
-        audit.tree_nodes += count
-        level += 1
+            for start in range(0, count, _CHUNK):
+                stop = min(start + _CHUNK, count)
+                children = _level_slice(conn, party, level - 1, 2 * start, 2 * stop)
+                parents = _level_slice(conn, party, level, start, stop)
+                bad = check_tree_level(children, parents)
+                if bad >= 0:
+                    return checked, (
+                        f"log {party}: tree node level {level} index {start + bad} "
+                        "does not hash from its children"
+                    )
+            checked += count
+            level += 1
+    except _Stop as stop:
+        return checked, stop.message
+    return checked, None
 
 
 def _count_level(conn: Connection, party: str, level: int) -> int:

@@ -98,7 +98,8 @@ class LogWriter:
         for offset, draft in enumerate(drafts):
             if not isinstance(draft.body, Mapping):
                 raise InputError(f"draft {offset}: the body must be a JSON object")
-            body = canonical_json(dict(draft.body))
+            value = dict(draft.body)
+            body = canonical_json(value)
             if len(body) > MAX_BODY_BYTES:
                 raise InputError(f"draft {offset}: body of {len(body)} bytes is too large")
             message_type = agreement.message_type(draft.type)
@@ -117,7 +118,7 @@ class LogWriter:
                 priority=draft.priority or str(message_type.priority),
                 exercise=draft.exercise,
             )
-            check_rules(envelope, body, agreement=agreement)
+            check_rules(envelope, body, agreement=agreement, parsed=value)
             digest = envelope.leaf_hash
             prev = digest.hex()
             leaf_hashes.append(digest)

@@ -78,8 +78,13 @@ def parse_body(body: bytes, *, where: str = "body") -> object:
         raise BodyError(f"{where}: not valid UTF-8 JSON ({e})") from e
 
 
-def check_body(envelope: Envelope, body: bytes, *, agreement: Agreement) -> None:
+def check_body(
+    envelope: Envelope, body: bytes, *, agreement: Agreement, parsed: object = None
+) -> None:
     """Check a body against its header's hash and length and its type's schema.
+
+    ``parsed`` is the body already parsed, when the caller has it (the
+    writer does: it made the bytes from it); otherwise the bytes are parsed.
 
     Raises:
         BodyError: length, hash or schema does not hold; the message names
@@ -93,12 +98,15 @@ def check_body(envelope: Envelope, body: bytes, *, agreement: Agreement) -> None
     if hashlib.sha256(body).hexdigest() != header.body_sha256:
         raise BodyError(f"{where}: SHA-256 does not match header.body_sha256")
     try:
-        agreement.message_type(header.type).validate_body(parse_body(body, where=where))
+        value = parse_body(body, where=where) if parsed is None else parsed
+        agreement.message_type(header.type).validate_body(value)
     except BodyError as e:
         raise BodyError(f"{envelope.position}: {e}") from e
 
 
-def check_rules(envelope: Envelope, body: bytes | None, *, agreement: Agreement) -> None:
+def check_rules(
+    envelope: Envelope, body: bytes | None, *, agreement: Agreement, parsed: object = None
+) -> None:
     """Check what the agreement says of an envelope: sender, type, recipients, body.
 
     The node's own writer runs this before it stores what it has just
@@ -123,7 +131,7 @@ def check_rules(envelope: Envelope, body: bytes | None, *, agreement: Agreement)
     if strangers:
         raise TypeNotAllowedError(f"{where}: recipient(s) {', '.join(strangers)} not allowed")
     if body is not None:
-        check_body(envelope, body, agreement=agreement)
+        check_body(envelope, body, agreement=agreement, parsed=parsed)
 
 
 def admit(

@@ -58,6 +58,8 @@ tree_nodes = Table(
     Column("level", SmallInteger, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
+    # Small rows looked up by key: clustered on the key in SQLite.
+    sqlite_with_rowid=False,
 )
 
 checkpoints = Table(

@@ -10,7 +10,7 @@ leaves. An append inserts the nodes it completes (amortised two a leaf).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
@@ -70,7 +70,7 @@ class StoredTree:
         ).scalar_one_or_none()
         return 0 if count is None else int(count) + 1
 
-    def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+    def nodes(self, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
         """Fetch the given perfect-subtree hashes in one query per 400 keys.
 
         The keys are joined as a VALUES list, which both SQLite and
@@ -84,14 +84,8 @@ class StoredTree:
             StoreError: a node the tree must hold is missing.
         """
         cache = self._cache
-        found: dict[NodeKey, bytes] = {}
-        wanted = []
-        for key in dict.fromkeys(keys):
-            hit = cache.get(key)
-            if hit is None:
-                wanted.append(key)
-            else:
-                found[key] = hit
+        found = {key: cache[key] for key in keys if key in cache}
+        wanted = [key for key in dict.fromkeys(keys) if key not in found]
         for start in range(0, len(wanted), _FETCH_CHUNK):
             chunk = wanted[start : start + _FETCH_CHUNK]
             params: list[object] = [v for key in chunk for v in key]
@@ -99,13 +93,14 @@ class StoredTree:
             cursor = self._cursor()
             try:
                 cursor.execute(_lookup_sql(len(chunk), self._marker), params)
-                for level, idx, digest in cursor.fetchall():
-                    key, node = (int(level), int(idx)), bytes(digest)
-                    found[key] = node
-                    if level >= _CACHE_FROM_LEVEL and len(cache) < _CACHE_MAX:
-                        cache[key] = node
+                rows = cursor.fetchall()
             finally:
                 cursor.close()
+            for level, idx, digest in rows:
+                key, node = (level, idx), digest if type(digest) is bytes else bytes(digest)
+                found[key] = node
+                if level >= _CACHE_FROM_LEVEL and len(cache) < _CACHE_MAX:
+                    cache[key] = node
         missing = [k for k in wanted if k not in found]
         if missing:
             level, idx = missing[0]

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
         sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("hash", sa.LargeBinary(32), nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "checkpoints",
