@@ -9,21 +9,22 @@ part, run in worker processes for large logs.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from detente.crypto.keys import VerifierKey
 from detente.errors import DetenteError, UnknownKeyError
 from detente.node.directory import Node
-from detente.record.audit import ChunkJob, ChunkResult, check_chunk, check_tree_level
+from detente.record.audit import Row, RunResult, check_run, check_tree_level
 from detente.record.checkpoint import Cosignature, SignedCheckpoint, origin_for
 from detente.record.envelope import ZERO_HASH
-from detente.store.database import open_database
+from detente.store.database import Database, open_database
 from detente.store.logs import LogStore
 from detente.store.schema import checkpoints, entries, tree_nodes
 from detente.store.tree import StoredTree
@@ -122,15 +123,65 @@ def _key_for(node: Node, party: str) -> VerifierKey:
     raise UnknownKeyError(f"log {party}: no key is known for this party")
 
 
-def _jobs(conn: Connection, node: Node, party: str, key: VerifierKey) -> Iterator[ChunkJob]:
-    text = key.to_text()
-    for batch in LogStore(conn, party).iter_entries(chunk=_CHUNK):
-        yield ChunkJob(
-            party=party,
-            agreement_id=node.agreement.id,
-            verifier=text,
-            rows=[(row.seq, row.leaf, row.body) for row in batch],
+_ROWS = text(
+    "SELECT e.seq, e.leaf, b.body, t.hash FROM entries e "
+    "LEFT JOIN bodies b ON b.party = e.party AND b.seq = e.seq "
+    "LEFT JOIN tree_nodes t ON t.party = e.party AND t.level = 0 AND t.idx = e.seq "
+    "WHERE e.party = :party AND e.seq >= :start AND e.seq < :stop ORDER BY e.seq"
+)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A run of one log for a worker: where to read it and how to check it."""
+
+    url: str
+    party: str
+    agreement_id: str
+    verifier: str
+    start: int
+    stop: int
+
+
+def _read_run(conn: Connection, run: _Run) -> list[Row]:
+    rows = conn.execute(_ROWS, {"party": run.party, "start": run.start, "stop": run.stop})
+    return [
+        (
+            int(seq),
+            bytes(leaf),
+            None if body is None else bytes(body),
+            None if node is None else bytes(node),
         )
+        for seq, leaf, body, node in rows
+    ]
+
+
+def _check(conn: Connection, run: _Run) -> RunResult:
+    return check_run(
+        _read_run(conn, run),
+        party=run.party,
+        agreement_id=run.agreement_id,
+        key=_verifier(run.verifier),
+        start=run.start,
+        stop=run.stop,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _verifier(text: str) -> VerifierKey:
+    return VerifierKey.from_text(text)
+
+
+_worker_db: dict[str, Database] = {}
+
+
+def _check_in_worker(run: _Run) -> RunResult:
+    """Check a run in a worker process, reading its rows over its own connection."""
+    database = _worker_db.get(run.url)
+    if database is None:
+        database = _worker_db[run.url] = open_database(run.url, migrate_schema=False)
+    with database.engine.connect() as conn:
+        return _check(conn, run)
 
 
 def _audit_entries(
@@ -144,83 +195,63 @@ def _audit_entries(
     progress: Progress | None,
     parallel_from: int,
 ) -> None:
-    log = LogStore(conn, party)
-    total = log.size()
-    tree = StoredTree(conn, party)
+    total = LogStore(conn, party).size()
     workers = workers or os.cpu_count() or 1
-    jobs = _jobs(conn, node, party, key)
-    expected_prev = ZERO_HASH
-    position = 0
+    runs = [
+        _Run(
+            url=node.database.url,
+            party=party,
+            agreement_id=node.agreement.id,
+            verifier=key.to_text(),
+            start=start,
+            stop=min(start + _CHUNK, total),
+        )
+        for start in range(0, total, _CHUNK)
+    ]
+    link = _Linker(party, total, audit, progress)
     if workers > 1 and total >= parallel_from:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            # The upper tree levels need only stored nodes: check them in a
-            # worker while the others check signatures.
+            # Upper tree levels need only stored nodes: one worker checks
+            # them while the others check entries, each reading its own rows.
             upper = pool.submit(_tree_in_worker, node.database.url, party, total)
-            for job, result in _pipelined(pool, jobs, workers):
-                expected_prev, position = _link(
-                    tree, party, job, result, expected_prev, position, audit
-                )
-                if progress:
-                    progress(party, position, total)
+            for result in pool.map(_check_in_worker, runs):
+                link.add(result)
             nodes, problem = upper.result()
     else:
-        for job in jobs:
-            expected_prev, position = _link(
-                tree, party, job, check_chunk(job), expected_prev, position, audit
-            )
-            if progress:
-                progress(party, position, total)
+        for run in runs:
+            link.add(_check(conn, run))
         nodes, problem = _tree_levels(conn, party, total)
-    if position != total:
-        raise _Stop(f"log {party}: entries stop at seq {position}, expected {total}")
     if problem is not None:
         raise _Stop(problem)
     audit.tree_nodes = total + nodes
 
 
-def _pipelined(
-    pool: ProcessPoolExecutor, jobs: Iterator[ChunkJob], depth: int
-) -> Iterator[tuple[ChunkJob, ChunkResult]]:
-    """Submit chunks ahead, yield them back in order, keeping memory bounded."""
-    pending = []
-    for job in jobs:
-        pending.append((job, pool.submit(check_chunk, job)))
-        if len(pending) >= 2 * depth:
-            first, future = pending.pop(0)
-            yield first, future.result()
-    for job, future in pending:
-        yield job, future.result()
+class _Linker:
+    """Joins checked runs in order: each must start where the last one ended."""
 
+    def __init__(self, party: str, total: int, audit: LogAudit, progress: Progress | None) -> None:
+        self.party = party
+        self.total = total
+        self.audit = audit
+        self.progress = progress
+        self.position = 0
+        self.last_hash = ZERO_HASH
 
-def _link(
-    tree: StoredTree,
-    party: str,
-    job: ChunkJob,
-    result: ChunkResult,
-    expected_prev: str,
-    position: int,
-    audit: LogAudit,
-) -> tuple[str, int]:
-    if result.problem is not None:
-        raise _Stop(result.problem[1])
-    stored = tree.leaf_hashes(job.rows[0][0], job.rows[-1][0] + 1)
-    for (seq, _leaf, body), digest, prev in zip(
-        job.rows, result.leaf_hashes, result.prevs, strict=True
-    ):
-        if seq != position:
-            raise _Stop(f"log {party}: entry {party}:{position} is missing (next held: {seq})")
-        if prev != expected_prev:
+    def add(self, result: RunResult) -> None:
+        party = self.party
+        if result.count and result.first_prev != self.last_hash:
             raise _Stop(
-                f"{party}:{seq}: prev {prev[:16]}… is not the leaf hash of "
-                f"{party}:{seq - 1} ({expected_prev[:16]}…)"
+                f"{party}:{result.start}: prev {str(result.first_prev)[:16]}… is not the leaf "
+                f"hash of {party}:{result.start - 1} ({self.last_hash[:16]}…)"
             )
-        if stored.get(seq) != digest:
-            raise _Stop(f"{party}:{seq}: tree node level 0 does not equal the entry's leaf hash")
-        expected_prev = digest.hex()
-        position += 1
-        audit.entries += 1
-        audit.bodies += body is not None
-    return expected_prev, position
+        self.audit.entries += result.count
+        self.audit.bodies += result.bodies
+        if result.problem is not None:
+            raise _Stop(result.problem)
+        self.position = result.start + result.count
+        self.last_hash = result.last_hash or self.last_hash
+        if self.progress:
+            self.progress(party, self.position, self.total)
 
 
 def _tree_in_worker(url: str, party: str, size: int) -> tuple[int, str | None]:

@@ -1,8 +1,8 @@
-"""Pure checks behind ``detente verify``: entries, chain, tree levels.
+"""Pure checks behind ``detente verify``: a run of entries, and tree levels.
 
-Everything here takes bytes and returns findings, so the node can run the
-costly part (parsing and signature checks) in worker processes and a
-third party can run it on an exported log.
+Everything here takes bytes and returns findings, so a node can check runs
+of its logs in worker processes, each reading its own rows, and a third
+party can run the same checks on an exported log.
 
 Example:
     >>> check_tree_level([b"a" * 32, b"b" * 32], [node_hash(b"a" * 32, b"b" * 32)])
@@ -11,9 +11,8 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from detente.crypto.keys import VerifierKey
@@ -21,71 +20,93 @@ from detente.errors import DetenteError
 from detente.record.envelope import Envelope
 from detente.record.merkle import leaf_hash, node_hash
 
-__all__ = ["ChunkJob", "ChunkResult", "check_chunk", "check_tree_level"]
+__all__ = ["Row", "RunResult", "check_run", "check_tree_level"]
+
+# (seq, leaf bytes, body or None, stored level-0 tree node or None)
+Row = tuple[int, bytes, bytes | None, bytes | None]
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkJob:
-    """A run of consecutive entries of one log to check (picklable)."""
+class RunResult:
+    """What a run of consecutive entries holds, for linking runs together.
 
-    party: str
-    agreement_id: str
-    verifier: str
-    rows: Sequence[tuple[int, bytes, bytes | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkResult:
-    """Leaf hashes and prev links of a checked chunk, or its first problem."""
-
-    leaf_hashes: list[bytes]
-    prevs: list[str]
-    problem: tuple[int, str] | None = None
-
-
-@functools.lru_cache(maxsize=64)
-def _verifier(text: str) -> VerifierKey:
-    return VerifierKey.from_text(text)
-
-
-def check_chunk(job: ChunkJob) -> ChunkResult:
-    """Check each entry of ``job`` on its own: form, signature, seq, body.
-
-    The links between entries (prev, and seq following seq) need the
-    previous chunk, so the caller checks them with the hashes returned.
+    Attributes:
+        start: the first seq the run was asked to cover.
+        count: entries checked and found sound.
+        bodies: how many of them had a body held.
+        first_prev: ``prev`` of the first entry (to link with the run before).
+        last_hash: hex leaf hash of the last entry (for the run after).
+        problem: the first problem found, or None.
     """
-    key = _verifier(job.verifier)
-    hashes: list[bytes] = []
-    prevs: list[str] = []
-    for seq, leaf, body in job.rows:
-        where = f"{job.party}:{seq}"
+
+    start: int
+    count: int
+    bodies: int
+    first_prev: str | None
+    last_hash: str | None
+    problem: str | None = None
+
+
+def check_run(
+    rows: Iterable[Row],
+    *,
+    party: str,
+    agreement_id: str,
+    key: VerifierKey,
+    start: int,
+    stop: int,
+) -> RunResult:
+    """Check the run ``[start, stop)`` of entries of ``party``'s log.
+
+    Each entry is parsed (and must be canonical), its signature checked under
+    ``key``, its place (sender, seq, agreement) and body hash checked, its
+    leaf hash compared with the stored level-0 tree node, and its ``prev``
+    with the leaf hash of the entry before it in the run. The link into the
+    run before is left to the caller through ``first_prev``.
+    """
+    expected = start
+    bodies = 0
+    first_prev: str | None = None
+    last: str | None = None
+
+    def result(problem: str | None = None) -> RunResult:
+        return RunResult(start, expected - start, bodies, first_prev, last, problem)
+
+    for seq, leaf, body, stored in rows:
+        where = f"{party}:{seq}"
+        if seq != expected:
+            return result(f"log {party}: entry {party}:{expected} is missing (next held: {seq})")
         try:
             envelope = Envelope.from_leaf(leaf)
-            header = envelope.header
-            if header.sender != job.party or header.seq != seq:
-                return ChunkResult(
-                    hashes,
-                    prevs,
-                    (
-                        seq,
-                        f"{where}: stored as {job.party}:{seq} but its header says "
-                        f"{header.sender}:{header.seq}",
-                    ),
-                )
-            if header.agreement != job.agreement_id:
-                return ChunkResult(hashes, prevs, (seq, f"{where}: made under another agreement"))
             envelope.verify_signature(key)
         except DetenteError as e:
-            return ChunkResult(hashes, prevs, (seq, f"{where}: envelope: {e}"))
-        if body is not None and (
-            len(body) != header.body_len or hashlib.sha256(body).hexdigest() != header.body_sha256
-        ):
-            return ChunkResult(
-                hashes, prevs, (seq, f"{where}: body does not match header.body_sha256/body_len")
+            return result(f"{where}: envelope: {e}")
+        header = envelope.header
+        if header.sender != party or header.seq != seq:
+            return result(f"{where}: stored here, but its header says {header.sender}:{header.seq}")
+        if header.agreement != agreement_id:
+            return result(f"{where}: made under another agreement")
+        if body is not None:
+            if len(body) != header.body_len or (
+                hashlib.sha256(body).hexdigest() != header.body_sha256
+            ):
+                return result(f"{where}: body does not match header.body_sha256/body_len")
+            bodies += 1
+        digest = leaf_hash(leaf)
+        if stored != digest:
+            return result(f"{where}: tree node level 0 does not equal the entry's leaf hash")
+        if last is None:
+            first_prev = header.prev
+        elif header.prev != last:
+            return result(
+                f"{where}: prev {header.prev[:16]}… is not the leaf hash of "
+                f"{party}:{seq - 1} ({last[:16]}…)"
             )
-        hashes.append(leaf_hash(leaf))
-        prevs.append(header.prev)
-    return ChunkResult(hashes, prevs)
+        last = digest.hex()
+        expected += 1
+    if expected != stop:
+        return result(f"log {party}: entry {party}:{expected} is missing")
+    return result()
 
 
 def check_tree_level(children: Sequence[bytes], parents: Sequence[bytes]) -> int:
