@@ -108,14 +108,11 @@ def parse_time(text: str, *, field_name: str = "time") -> datetime:
     """
     if not isinstance(text, str) or not _TIME.fullmatch(text):
         raise EncodingError(f"{field_name}: {text!r} is not an RFC 3339 UTC time (…Z)")
-    base, _, frac = text[:-1].partition(".")
     try:
-        moment = datetime.fromisoformat(base).replace(tzinfo=UTC)
+        # Python 3.11 reads the Z suffix and truncates beyond microseconds.
+        return datetime.fromisoformat(text)
     except ValueError as e:
         raise EncodingError(f"{field_name}: {text!r} is not a valid date and time") from e
-    if frac:
-        moment = moment.replace(microsecond=int(frac[:6].ljust(6, "0")))
-    return moment
 
 
 @dataclass(frozen=True, slots=True)
