@@ -14,7 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 def answers(url: str) -> bool:
     """True when a connection to ``url`` can run ``select 1``."""
     try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        timeout = {"connect_timeout": 3} if url.startswith("postgresql") else {}
+        engine = create_engine(url, connect_args=timeout)
         with engine.connect() as conn:
             conn.execute(text("select 1"))
         engine.dispose()
