@@ -1,1 +1,1 @@
-"""Détente."""
+"""The `detente` command line (Typer, Rich)."""

@@ -7,6 +7,7 @@ Errors go to stderr as one line naming what is wrong and where; a
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from detente.errors import DetenteError
@@ -80,18 +82,11 @@ def reporting_errors() -> Iterator[None]:
     try:
         yield
     except DetenteError as e:
-        fail(_escape(str(e)))
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+        fail(escape(str(e)))
 
 
 def command_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a Typer command so that DetenteError ends it cleanly."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -1,1 +1,1 @@
-"""Détente."""
+"""The story `make demo` tells (shared/scenario.md)."""

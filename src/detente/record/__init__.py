@@ -1,1 +1,44 @@
-"""Détente."""
+"""The record: envelopes, RFC 9162 Merkle logs, checkpoints, admission, audit.
+
+Pure code over bytes: nothing here touches a database or the network.
+"""
+
+from detente.record.admission import Admission, LogTip, admit, check_body, check_rules
+from detente.record.checkpoint import (
+    Checkpoint,
+    Cosignature,
+    SignedCheckpoint,
+    cosign,
+    origin_for,
+)
+from detente.record.envelope import PRIORITIES, ZERO_HASH, Envelope, Header, seal
+from detente.record.merkle import (
+    MerkleTree,
+    leaf_hash,
+    node_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+
+__all__ = [
+    "PRIORITIES",
+    "ZERO_HASH",
+    "Admission",
+    "Checkpoint",
+    "Cosignature",
+    "Envelope",
+    "Header",
+    "LogTip",
+    "MerkleTree",
+    "SignedCheckpoint",
+    "admit",
+    "check_body",
+    "check_rules",
+    "cosign",
+    "leaf_hash",
+    "node_hash",
+    "origin_for",
+    "seal",
+    "verify_consistency",
+    "verify_inclusion",
+]
