@@ -15,7 +15,9 @@ acts differently on each.
     │   ├── ChainError               prev does not link to the previous entry
     │   ├── ClockSkewError           created lies in the future beyond the skew
     │   ├── ForkError                different bytes where bytes are held
-    │   └── ConsistencyError         a checkpoint contradicts one held
+    │   ├── ConsistencyError         a checkpoint contradicts one held
+    │   ├── AuthenticationError      a request is not signed by a known peer or operator
+    │   └── PermissionDeniedError    a known caller asks for what is not theirs
     ├── InputError                   malformed input: file, text, argument
     │   ├── AgreementError           an agreement file is invalid
     │   ├── EncodingError            bytes that do not parse as what they claim
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 __all__ = [
     "AgreementError",
+    "AuthenticationError",
     "BodyError",
     "ChainError",
     "ClockSkewError",
@@ -43,6 +46,7 @@ __all__ = [
     "ForkError",
     "InputError",
     "KeyFileError",
+    "PermissionDeniedError",
     "SequenceError",
     "SignatureError",
     "StoreError",
@@ -99,6 +103,14 @@ class ForkError(VerificationError):
 
 class ConsistencyError(VerificationError):
     """A checkpoint cannot be an extension of (or equal to) one already held."""
+
+
+class AuthenticationError(VerificationError):
+    """A request is unsigned, signed by an unknown key, stale, replayed or badly signed."""
+
+
+class PermissionDeniedError(VerificationError):
+    """An authenticated caller asks for something its role or party may not have."""
 
 
 class InputError(DetenteError):

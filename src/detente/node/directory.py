@@ -30,7 +30,16 @@ from detente.errors import ConfigError, EncodingError, KeyFileError
 from detente.record.checkpoint import origin_for
 from detente.store.database import Database, open_database, sqlite_url
 
-__all__ = ["CONFIG_FILE", "KEY_FILE", "Node", "NodeConfig", "TrustedKey", "init_node", "open_node"]
+__all__ = [
+    "CONFIG_FILE",
+    "KEY_FILE",
+    "Node",
+    "NodeConfig",
+    "Peer",
+    "TrustedKey",
+    "init_node",
+    "open_node",
+]
 
 CONFIG_FILE = "config.toml"
 KEY_FILE = "node.key"
@@ -54,6 +63,15 @@ class TrustedKey:
 
 
 @dataclass(frozen=True)
+class Peer:
+    """Another party's node: where it answers and its key, exchanged out of band."""
+
+    party: str
+    url: str
+    key: VerifierKey
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     """What ``config.toml`` holds."""
 
@@ -65,6 +83,14 @@ class NodeConfig:
     key_encrypted: bool = False
     database_url: str = ""
     cosigners: tuple[TrustedKey, ...] = field(default=())
+    peers: tuple[Peer, ...] = field(default=())
+
+    def peer(self, party: str) -> Peer | None:
+        """The peer serving ``party``, if configured."""
+        for peer in self.peers:
+            if peer.party == party:
+                return peer
+        return None
 
     def to_toml(self) -> str:
         """Render the configuration as TOML."""
@@ -90,6 +116,9 @@ class NodeConfig:
         for cosigner in self.cosigners:
             lines += ["", "[[cosigners]]", f"name = {s(cosigner.name)}"]
             lines.append(f"key = {s(cosigner.key.to_text())}")
+        for peer in self.peers:
+            lines += ["", "[[peers]]", f"party = {s(peer.party)}", f"url = {s(peer.url)}"]
+            lines.append(f"key = {s(peer.key.to_text())}")
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -121,6 +150,13 @@ class NodeConfig:
                 cosigners.append(TrustedKey(name=str(item["name"]), key=key))
             except (KeyError, TypeError, EncodingError) as e:
                 raise ConfigError(f"{source}: cosigners[{i}]: {e}") from e
+        peers = []
+        for i, item in enumerate(data.get("peers", [])):
+            try:
+                key = VerifierKey.from_text(str(item["key"]))
+                peers.append(Peer(party=str(item["party"]), url=str(item["url"]), key=key))
+            except (KeyError, TypeError, EncodingError) as e:
+                raise ConfigError(f"{source}: peers[{i}]: {e}") from e
         encrypted = node.get("key_encrypted", False)
         if not isinstance(encrypted, bool):
             raise ConfigError(f"{source}: node.key_encrypted must be true or false")
@@ -133,6 +169,7 @@ class NodeConfig:
             key_encrypted=encrypted,
             database_url=text_field("database_url", required=False),
             cosigners=tuple(cosigners),
+            peers=tuple(peers),
         )
 
 
@@ -192,10 +229,13 @@ class Node:
         return self._verifier
 
     def trusted_key(self, name: str) -> VerifierKey | None:
-        """The configured cosigner key called ``name``, if any."""
+        """The cosigner or peer key called ``name``, if any."""
         for cosigner in self.config.cosigners:
             if cosigner.name == name or cosigner.key.name == name:
                 return cosigner.key
+        for peer in self.config.peers:
+            if peer.key.name == name:
+                return peer.key
         return None
 
     def save_config(self, config: NodeConfig) -> None:

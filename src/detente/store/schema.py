@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Integer,
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -20,7 +21,20 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["bodies", "checkpoints", "cosignatures", "entries", "metadata", "tree_nodes"]
+__all__ = [
+    "audit_trail",
+    "bodies",
+    "checkpoints",
+    "cosignatures",
+    "deliveries",
+    "entries",
+    "evidence",
+    "idempotency",
+    "metadata",
+    "nonces",
+    "operators",
+    "tree_nodes",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -78,4 +92,74 @@ cosignatures = Table(
     Column("cosigner", String(256), primary_key=True),
     Column("timestamp", BigInteger, nullable=False),
     Column("line", Text, nullable=False),
+)
+
+# --- Exchange (migration 0002) ---
+
+# What each peer has of this node's own log. The log itself is the outbox
+# (ADR 0003): a peer's backlog is every entry from ``delivered_size`` on.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("peer", String(PARTY), primary_key=True),
+    Column("delivered_size", BigInteger, nullable=False, default=0),
+    Column("receipted_size", BigInteger, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", String(40), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_contact_at", String(40), nullable=True),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("token_id", String(32), nullable=False, unique=True),
+    Column("token_hash", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+# A retried submission with the same key gets the envelope it created.
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("operator", String(64), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+# Signed-request nonces seen, kept until the request could no longer be fresh.
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("key_id", String(256), primary_key=True),
+    Column("nonce", String(128), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+# Conflicting bytes and inconsistent checkpoints: kept, never dropped.
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("party", String(PARTY), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("received_at", String(40), nullable=False),
+)
+
+# Every refused peer request, with why.
+audit_trail = Table(
+    "audit_trail",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),
+    Column("peer", String(256), nullable=True),
+    Column("method", String(8), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
 )
