@@ -24,6 +24,9 @@ from detente.cli._output import (
 from detente.cli.agreement import agreement_app
 from detente.cli.keys import keys_app
 from detente.cli.log import log_app
+from detente.cli.operator import operator_app
+from detente.cli.peer import peer_app
+from detente.cli.serve import serve
 from detente.node import init_node
 from detente.node.audit import audit_node
 from detente.node.directory import PASSPHRASE_ENV
@@ -41,6 +44,9 @@ app = typer.Typer(
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
+app.add_typer(operator_app, name="operator")
+app.add_typer(peer_app, name="peer")
+app.command("serve")(serve)
 
 
 def _version(value: bool) -> None:

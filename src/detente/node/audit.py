@@ -120,6 +120,9 @@ def _parties(conn: Connection) -> list[str]:
 def _key_for(node: Node, party: str) -> VerifierKey:
     if party == node.party:
         return node.verifier
+    peer = node.config.peer(party)
+    if peer is not None:
+        return peer.key
     raise UnknownKeyError(f"log {party}: no key is known for this party")
 
 
@@ -355,7 +358,11 @@ def _audit_checkpoints(
         audit.checkpoints += 1
     for stored in log.cosignatures():
         where = f"log {party}: cosignature by {stored.cosigner} on checkpoint {stored.size}"
-        cosigner = node.trusted_key(stored.cosigner)
+        cosigner = (
+            node.verifier
+            if stored.cosigner == node.config.key_name
+            else node.trusted_key(stored.cosigner)
+        )
         if cosigner is None:
             raise _Stop(f"{where}: no trusted key is configured for this cosigner")
         if stored.size not in held:

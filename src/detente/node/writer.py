@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from detente.crypto.canonical import canonical_json
@@ -24,6 +24,7 @@ from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
 from detente.record.envelope import MAX_BODY_BYTES, ZERO_HASH, Envelope, format_time, seal
 from detente.record.merkle import verify_consistency
 from detente.store.logs import LogStore
+from detente.store.schema import idempotency as idempotency_keys
 from detente.store.tree import StoredTree
 
 __all__ = ["AppendResult", "Draft", "LogWriter"]
@@ -44,11 +45,12 @@ class Draft:
 
 @dataclass(frozen=True)
 class AppendResult:
-    """What one append committed."""
+    """What one append committed (or, for a repeated idempotency key, had committed)."""
 
     envelopes: list[Envelope]
     checkpoint: SignedCheckpoint
     bodies: list[bytes] = field(repr=False)
+    repeat: bool = False
 
 
 class LogWriter:
@@ -58,8 +60,14 @@ class LogWriter:
         self._node = node
         self._origin = origin_for(node.agreement.id, node.party)
 
-    def append(self, drafts: Sequence[Draft]) -> AppendResult:
+    def append(
+        self, drafts: Sequence[Draft], *, idempotency: tuple[str, str] | None = None
+    ) -> AppendResult:
         """Seal, check and store ``drafts`` and sign the new checkpoint, atomically.
+
+        With ``idempotency`` (operator, key), a key already used returns what
+        it created the first time, and nothing new is written: a client that
+        retries a submission never creates a second envelope.
 
         Raises:
             InputError: a draft's body is not a JSON object or is too large.
@@ -74,7 +82,21 @@ class LogWriter:
         node = self._node
         try:
             with node.database.engine.begin() as conn:
-                return self._append(conn, drafts)
+                if idempotency is not None:
+                    earlier = self._earlier(conn, idempotency)
+                    if earlier is not None:
+                        return earlier
+                result = self._append(conn, drafts)
+                if idempotency is not None:
+                    conn.execute(
+                        insert(idempotency_keys).values(
+                            operator=idempotency[0],
+                            key=idempotency[1],
+                            seq=result.envelopes[0].header.seq,
+                            created_at=result.envelopes[0].header.created,
+                        )
+                    )
+                return result
         except IntegrityError as e:
             raise StoreError(
                 f"log {node.party}: another writer appended at the same position; "
@@ -134,6 +156,27 @@ class LogWriter:
         signed = Checkpoint(origin=self._origin, size=new_size, root=root).sign(key)
         log.add_checkpoint(new_size, signed.to_text())
         return AppendResult(envelopes=envelopes, checkpoint=signed, bodies=bodies)
+
+    def _earlier(self, conn: Connection, idempotency: tuple[str, str]) -> AppendResult | None:
+        operator, key = idempotency
+        seq = conn.execute(
+            select(idempotency_keys.c.seq).where(
+                idempotency_keys.c.operator == operator, idempotency_keys.c.key == key
+            )
+        ).scalar_one_or_none()
+        if seq is None:
+            return None
+        log = LogStore(conn, self._node.party)
+        leaf, body = log.leaf(int(seq)), log.body(int(seq))
+        latest = log.checkpoint()
+        if leaf is None or body is None or latest is None:  # pragma: no cover - same tx wrote them
+            raise StoreError(f"idempotency key {key!r} points at a missing entry {seq}")
+        return AppendResult(
+            envelopes=[Envelope.from_leaf(leaf)],
+            checkpoint=SignedCheckpoint.from_text(latest[1]),
+            bodies=[body],
+            repeat=True,
+        )
 
     def _check_extends_last(
         self, log: LogStore, tree: StoredTree, new_size: int, new_root: bytes

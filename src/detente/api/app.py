@@ -1,0 +1,173 @@
+"""The node's FastAPI application, built by a factory: nothing is built at import.
+
+Domain errors map to HTTP status in one place (:func:`_status_for`); every
+refused peer request is written to the audit trail with its reason.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from detente.node import init_node
+    >>> node = init_node(pathlib.Path(tempfile.mkdtemp()) / "us", party="us",
+    ...                  agreement_ref="security-replies-2022")
+    >>> app = create_app(node, start_sender=False)
+    >>> sorted(r.path for r in app.routes if r.path.startswith("/v1/peer/envelopes"))
+    ['/v1/peer/envelopes']
+    >>> node.close()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import insert
+
+from detente import __version__
+from detente.api import messages, peer
+from detente.crypto.keys import VerifierKey
+from detente.errors import (
+    AuthenticationError,
+    ConsistencyError,
+    DetenteError,
+    ForkError,
+    InputError,
+    PermissionDeniedError,
+    SequenceError,
+    StoreError,
+    UnknownKeyError,
+    VerificationError,
+)
+from detente.exchange.httpsig import DatabaseReplayGuard, PeerAuth, RequestVerifier
+from detente.exchange.sender import Sender
+from detente.node.directory import Node
+from detente.record.envelope import format_time
+from detente.store.logs import LogStore
+from detente.store.schema import audit_trail
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("detente.api")
+
+
+def _status_for(error: DetenteError) -> int:
+    if isinstance(error, AuthenticationError | UnknownKeyError):
+        return 401
+    if isinstance(error, PermissionDeniedError):
+        return 403
+    if isinstance(error, ForkError | ConsistencyError | SequenceError):
+        return 409
+    if isinstance(error, InputError) and "larger than" in str(error):
+        return 413
+    if isinstance(error, VerificationError | InputError):
+        return 422
+    if isinstance(error, StoreError):
+        return 503
+    return 500
+
+
+def _held(node: Node, party: str) -> int:
+    with node.database.engine.connect() as conn:
+        return LogStore(conn, party).size()
+
+
+def create_app(
+    node: Node,
+    *,
+    start_sender: bool = True,
+    peer_client: httpx.Client | None = None,
+    sender_interval: float = 1.0,
+    public_url: str | None = None,
+) -> FastAPI:
+    """Build the API of ``node``; with ``start_sender``, deliver in the background.
+
+    ``public_url`` is the URL peers call this node at (their config's
+    ``url``); signed peer requests must name its authority. Without it the
+    request's own Host header is used, which suits tests only.
+    """
+
+    def peer_key(party: str) -> VerifierKey | None:
+        found = node.config.peer(party)
+        return None if found is None else found.key
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sender = None
+        client = peer_client
+        if start_sender:
+            client = client or httpx.Client(
+                auth=PeerAuth(node.key, node.party, node.clock), timeout=30.0
+            )
+            sender = Sender(node, client=client, interval=sender_interval)
+            app.state.sender = sender
+            sender.start()
+        try:
+            yield
+        finally:
+            if sender is not None:
+                sender.stop()
+            if client is not None and peer_client is None:
+                client.close()
+
+    app = FastAPI(
+        title=f"Détente node: {node.party}",
+        version=__version__,
+        description=(
+            f"Party {node.party} under {node.agreement.name} ({node.agreement.id}). "
+            "Peer endpoints need RFC 9421 signed requests; operator endpoints a bearer token."
+        ),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.node = node
+    app.state.sender = None
+    app.state.public_url = public_url
+    app.state.verifier = RequestVerifier(
+        keys=peer_key, replay=DatabaseReplayGuard(node.database.engine)
+    )
+    app.include_router(peer.router)
+    app.include_router(messages.router)
+
+    @app.get("/v1/health", tags=["health"])
+    def health() -> dict[str, object]:
+        """Liveness, and which party and agreement this node serves."""
+        return {"party": node.party, "agreement": node.agreement.id, "version": __version__}
+
+    @app.exception_handler(DetenteError)
+    async def _detente_error(request: Request, error: DetenteError) -> JSONResponse:
+        status = _status_for(error)
+        body: dict[str, object] = {"error": type(error).__name__, "detail": str(error)}
+        if isinstance(error, SequenceError | ForkError | ConsistencyError):
+            sender = getattr(request.state, "peer", None)
+            if sender:
+                body["held"] = _held(node, sender)
+        if request.url.path.startswith("/v1/peer/"):
+            _audit(node, request, status, str(error))
+        if status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, error)
+        return JSONResponse(status_code=status, content=body)
+
+    return app
+
+
+def _audit(node: Node, request: Request, status: int, reason: str) -> None:
+    try:
+        with node.database.engine.begin() as conn:
+            conn.execute(
+                insert(audit_trail).values(
+                    at=format_time(node.clock()),
+                    peer=getattr(request.state, "peer", None)
+                    or request.headers.get("signature-input", "")[:200]
+                    or None,
+                    method=request.method,
+                    path=request.url.path[:512],
+                    status=status,
+                    reason=reason[:2000],
+                )
+            )
+    except Exception:  # noqa: BLE001 - the audit trail must not turn a 4xx into a 500
+        log.exception("cannot write the audit trail")
+    log.warning("refused %s %s (%s): %s", request.method, request.url.path, status, reason)

@@ -1,0 +1,239 @@
+"""Operator endpoints: submit messages, the outbox and inbox, peers' health."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
+
+from detente.agreement import Priority
+from detente.api.deps import MAX_OPERATOR_BODY, CurrentNode, OperatorAuth, read_limited
+from detente.errors import InputError
+from detente.exchange.sender import DeliveryState, delivery_states
+from detente.node.directory import Node
+from detente.node.operators import require
+from detente.node.writer import Draft, LogWriter
+from detente.record.envelope import PRIORITIES, Envelope, parse_time
+from detente.store.logs import LogStore, StoredCosignature
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["operator"])
+
+
+class MessageIn(BaseModel):
+    """A message to sign and send."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(description="a message type of the agreement this party may send")
+    body: dict[str, Any] = Field(description="the body, checked against the type's schema")
+    to: list[str] = Field(default_factory=list, max_length=256)
+    refs: list[str] = Field(default_factory=list, max_length=1024)
+    priority: str | None = Field(default=None, description=", ".join(PRIORITIES))
+    article: str | None = Field(default=None, max_length=256)
+    exercise: bool = False
+
+
+@router.post("/messages", status_code=201)
+async def submit(
+    request: Request,
+    node: CurrentNode,
+    operator: OperatorAuth,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> dict[str, Any]:
+    """Sign a message into this node's log; the sender delivers it to every peer.
+
+    With an ``Idempotency-Key`` header, a retried submission returns the
+    envelope the first one created instead of creating another.
+    """
+    require(operator, send=True)
+    raw = await read_limited(request, MAX_OPERATOR_BODY)
+    try:
+        message = MessageIn.model_validate_json(raw)
+    except ValueError as e:
+        raise InputError(f"message: {str(e).splitlines()[0]}: {_first_error(e)}") from e
+    draft = Draft(
+        type=message.type,
+        body=message.body,
+        to=tuple(message.to),
+        refs=tuple(message.refs),
+        article=message.article,
+        priority=message.priority.upper() if message.priority else None,
+        exercise=message.exercise,
+    )
+    key = (operator.name, idempotency_key) if idempotency_key else None
+    result = LogWriter(node).append([draft], idempotency=key)
+    sender = getattr(request.app.state, "sender", None)
+    if sender is not None:
+        sender.wake()
+    envelope = result.envelopes[0]
+    return {
+        "position": envelope.position,
+        "seq": envelope.header.seq,
+        "header": envelope.header.to_json(),
+        "leaf_hash": envelope.leaf_hash.hex(),
+        "checkpoint_size": result.checkpoint.checkpoint.size,
+        "repeat": result.repeat,
+    }
+
+
+def _first_error(error: ValueError) -> str:
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(error)
+
+
+def _receipts_by_size(stored: list[StoredCosignature]) -> dict[str, list[tuple[int, int]]]:
+    """Per cosigner, its (size, timestamp) receipts in size order."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for c in stored:
+        out.setdefault(c.cosigner, []).append((c.size, c.timestamp))
+    return out
+
+
+def _receipt_time(receipts: list[tuple[int, int]], seq: int) -> int | None:
+    """The timestamp of the first receipt whose checkpoint covers ``seq``."""
+    for size, timestamp in receipts:
+        if size > seq:
+            return timestamp
+    return None
+
+
+def _state(
+    node: Node,
+    envelope: Envelope,
+    delivery: DeliveryState,
+    receipted_at: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    seq = envelope.header.seq
+    if receipted_at is not None or seq < delivery.receipted_size:
+        state = "receipted"
+    elif seq < delivery.delivered_size:
+        state = "delivered"
+    else:
+        state = "queued"
+    overdue = False
+    hotline = node.agreement.hotline
+    if state != "receipted" and hotline is not None:
+        deadline = hotline.ack_deadline(Priority(envelope.header.priority))
+        overdue = deadline is not None and now > parse_time(envelope.header.created) + deadline
+    return {
+        "state": "overdue" if overdue else state,
+        "receipted_at": receipted_at,
+    }
+
+
+def _entry(envelope: Envelope, body: bytes | None) -> dict[str, Any]:
+    return {
+        "position": envelope.position,
+        "header": envelope.header.to_json(),
+        "leaf_hash": envelope.leaf_hash.hex(),
+        "body": None if body is None else json.loads(body),
+    }
+
+
+@router.get("/outbox")
+def outbox(
+    node: CurrentNode,
+    operator: OperatorAuth,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """This node's messages, newest first, with each peer's delivery state."""
+    now = node.clock()
+    with node.database.engine.connect() as conn:
+        log = LogStore(conn, node.party)
+        size = log.size()
+        states = delivery_states(conn, node)
+        receipts = _receipts_by_size(log.cosignatures())
+        items = []
+        for batch in log.iter_entries(max(0, size - limit), size):
+            for row in batch:
+                envelope = Envelope.from_leaf(row.leaf)
+                peers = {
+                    peer.party: _state(
+                        node,
+                        envelope,
+                        states[peer.party],
+                        _receipt_time(receipts.get(peer.key.name, []), row.seq),
+                        now,
+                    )
+                    for peer in node.config.peers
+                }
+                items.append({**_entry(envelope, row.body), "peers": peers})
+    items.reverse()
+    return {"party": node.party, "size": size, "messages": items}
+
+
+@router.get("/inbox")
+def inbox(
+    node: CurrentNode,
+    operator: OperatorAuth,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Messages addressed to this party, newest first, with their receipt times."""
+    items: list[tuple[tuple[str, str, int], dict[str, Any]]] = []
+    with node.database.engine.connect() as conn:
+        for peer in node.config.peers:
+            items.extend(_addressed(conn, node, peer.party, limit))
+    items.sort(key=lambda item: item[0], reverse=True)
+    return {"party": node.party, "messages": [m for _, m in items[:limit]]}
+
+
+def _addressed(
+    conn: Connection, node: Node, party: str, limit: int
+) -> list[tuple[tuple[str, str, int], dict[str, Any]]]:
+    log = LogStore(conn, party)
+    size = log.size()
+    mine = _receipts_by_size(log.cosignatures()).get(node.config.key_name, [])
+    out: list[tuple[tuple[str, str, int], dict[str, Any]]] = []
+    position = size
+    while position > 0 and len(out) < limit:
+        start = max(0, position - 500)
+        for batch in log.iter_entries(start, position):
+            for row in batch:
+                if row.body is None:
+                    continue
+                envelope = Envelope.from_leaf(row.leaf)
+                entry = _entry(envelope, row.body)
+                entry["received_at"] = _receipt_time(mine, row.seq)
+                header = envelope.header
+                out.append(((header.created, header.sender, header.seq), entry))
+        position = start
+    return out
+
+
+@router.get("/peers")
+def peers(node: CurrentNode, operator: OperatorAuth) -> dict[str, Any]:
+    """Each peer: where it answers, its key, delivery backlog and last contact."""
+    with node.database.engine.connect() as conn:
+        size = LogStore(conn, node.party).size()
+        states = delivery_states(conn, node)
+        result = []
+        for peer in node.config.peers:
+            state = states[peer.party]
+            mirrored = LogStore(conn, peer.party)
+            latest = mirrored.checkpoint()
+            result.append(
+                {
+                    "party": peer.party,
+                    "url": peer.url,
+                    "fingerprint": peer.key.fingerprint(),
+                    "backlog": size - state.receipted_size,
+                    "delivered_size": state.delivered_size,
+                    "receipted_size": state.receipted_size,
+                    "attempts": state.attempts,
+                    "next_attempt_at": state.next_attempt_at,
+                    "last_error": state.last_error,
+                    "last_contact_at": state.last_contact_at,
+                    "mirrored_size": mirrored.size(),
+                    "last_checkpoint_size": None if latest is None else latest[0],
+                }
+            )
+    return {"party": node.party, "log_size": size, "peers": result}

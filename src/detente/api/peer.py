@@ -1,0 +1,169 @@
+"""Peer endpoints: receive deliveries, serve logs, checkpoints, proofs and bodies.
+
+Every request here is signed by a peer (RFC 9421, :mod:`detente.exchange.httpsig`).
+Any peer may read any party's log of headers (design, principle 6); a
+body goes only to a party the envelope is addressed to.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from detente.api.deps import CurrentNode, SignedPeerRequest
+from detente.errors import EncodingError, InputError, PermissionDeniedError
+from detente.exchange.receive import MAX_ENTRIES_PER_DELIVERY, Delivery, receive_delivery
+from detente.record.envelope import Envelope
+from detente.store.logs import LogStore
+from detente.store.tree import StoredTree
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/peer", tags=["peer"])
+
+_MAX_RANGE = 1000
+
+
+class DeliveryEntry(BaseModel):
+    """One entry of a delivery: the exact leaf bytes and, for recipients, the body."""
+
+    model_config = ConfigDict(extra="forbid")
+    leaf: str = Field(description="base64 of the leaf bytes (canonical JSON of header and sig)")
+    body: str | None = Field(default=None, description="base64 of the body, for recipients")
+
+
+class DeliveryIn(BaseModel):
+    """A run of the sender's log up to one of its signed checkpoints."""
+
+    model_config = ConfigDict(extra="forbid")
+    sender: str
+    checkpoint: str = Field(description="the sender's checkpoint, a C2SP signed note")
+    entries: list[DeliveryEntry] = Field(max_length=MAX_ENTRIES_PER_DELIVERY)
+
+
+class ReceiptOut(BaseModel):
+    """The receiver's cosignature on the sender's checkpoint: the receipt."""
+
+    party: str
+    size: int
+    cosignature: str
+    repeat: bool
+
+
+def _b64(value: str, where: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise EncodingError(f"{where}: invalid base64") from e
+
+
+def _within(tree: StoredTree, party: str, size: int) -> None:
+    held = tree.size()
+    if size > held:
+        raise InputError(f"this node holds {party}'s log up to size {held}, not {size}")
+
+
+def _parse_delivery(body: bytes) -> DeliveryIn:
+    try:
+        return DeliveryIn.model_validate_json(body)
+    except ValueError as e:
+        raise InputError(f"delivery: {str(e).splitlines()[0]}") from e
+
+
+@router.post("/envelopes", response_model=ReceiptOut)
+def receive(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
+    """Receive a run of the sender's log; answer with the receipt."""
+    delivery = _parse_delivery(request.body)
+    if delivery.sender != request.party:
+        raise PermissionDeniedError(f"peer {request.party} may not deliver {delivery.sender}'s log")
+    entries = [
+        (
+            _b64(e.leaf, f"entries[{i}].leaf"),
+            None if e.body is None else _b64(e.body, f"entries[{i}].body"),
+        )
+        for i, e in enumerate(delivery.entries)
+    ]
+    receipt = receive_delivery(
+        node, Delivery(sender=delivery.sender, checkpoint=delivery.checkpoint, entries=entries)
+    )
+    return receipt.to_json()
+
+
+@router.get("/logs/{party}/checkpoint")
+def checkpoint(party: str, node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
+    """The newest checkpoint of ``party``'s log held here, with its cosignatures."""
+    with node.database.engine.connect() as conn:
+        log = LogStore(conn, party)
+        latest = log.checkpoint()
+        if latest is None:
+            raise InputError(f"this node holds no checkpoint of {party}'s log")
+        size, note = latest
+        lines = [c.line for c in log.cosignatures() if c.size == size]
+    return {"party": party, "size": size, "note": note, "cosignatures": lines}
+
+
+@router.get("/logs/{party}/entries")
+def entries(
+    party: str,
+    node: CurrentNode,
+    request: SignedPeerRequest,
+    start: Annotated[int, Query(ge=0)],
+    stop: Annotated[int, Query(ge=0)],
+) -> dict[str, Any]:
+    """Entries ``[start, stop)`` of ``party``'s log; bodies only to their recipients."""
+    if stop <= start or stop - start > _MAX_RANGE:
+        raise InputError(f"stop must be above start, by at most {_MAX_RANGE}")
+    out = []
+    with node.database.engine.connect() as conn:
+        for batch in LogStore(conn, party).iter_entries(start, stop):
+            for row in batch:
+                header = Envelope.from_leaf(row.leaf).header
+                body = row.body if request.party in header.to else None
+                out.append(
+                    {
+                        "seq": row.seq,
+                        "leaf": base64.b64encode(row.leaf).decode(),
+                        "body": None if body is None else base64.b64encode(body).decode(),
+                    }
+                )
+    return {"party": party, "entries": out}
+
+
+@router.get("/logs/{party}/proofs/inclusion")
+def inclusion(
+    party: str,
+    node: CurrentNode,
+    request: SignedPeerRequest,
+    index: Annotated[int, Query(ge=0)],
+    size: Annotated[int, Query(ge=1)],
+) -> dict[str, Any]:
+    """RFC 9162 inclusion proof of entry ``index`` in ``party``'s tree of ``size``."""
+    with node.database.engine.connect() as conn:
+        tree = StoredTree(conn, party)
+        _within(tree, party, size)
+        if index >= size:
+            raise InputError(f"index {index} is not below size {size}")
+        proof = tree.inclusion_proof(index, size)
+    return {"index": index, "size": size, "proof": [base64.b64encode(h).decode() for h in proof]}
+
+
+@router.get("/logs/{party}/proofs/consistency")
+def consistency(
+    party: str,
+    node: CurrentNode,
+    request: SignedPeerRequest,
+    old: Annotated[int, Query(ge=1)],
+    new: Annotated[int, Query(ge=1)],
+) -> dict[str, Any]:
+    """RFC 9162 consistency proof between two sizes of ``party``'s tree."""
+    if old > new:
+        raise InputError(f"old size {old} is above new size {new}")
+    with node.database.engine.connect() as conn:
+        tree = StoredTree(conn, party)
+        _within(tree, party, new)
+        proof = tree.consistency_proof(old, new)
+    return {"old": old, "new": new, "proof": [base64.b64encode(h).decode() for h in proof]}

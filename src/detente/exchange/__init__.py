@@ -1,0 +1,1 @@
+"""Exchange between party nodes: delivery, receipts, signed requests, sync."""

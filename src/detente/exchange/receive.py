@@ -1,0 +1,229 @@
+"""Receiving a peer's envelopes into this node's mirror of its log.
+
+A delivery carries a run of the sender's log, from some seq up to the size
+of one of its signed checkpoints, with the bodies of the entries addressed
+to this node. Everything the record verifies is verified again here
+(:func:`detente.record.admission.admit`); then the mirror's tree, which now
+holds every leaf up to the checkpoint's size, must have the checkpoint's
+root at that size. That is stronger than a consistency proof: the receiver
+recomputes the sender's tree itself. Only then is the run committed and the
+checkpoint cosigned; the cosignature is the receipt.
+
+One delivery is one transaction. What contradicts what is held — other
+bytes at a held seq, a checkpoint whose root the mirror does not have — is
+stored as evidence in a transaction of its own and refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, insert, select
+
+from detente.errors import (
+    BodyError,
+    ConsistencyError,
+    ForkError,
+    SequenceError,
+    UnknownKeyError,
+    VerificationError,
+)
+from detente.node.directory import Node
+from detente.record.admission import Admission, LogTip, admit
+from detente.record.checkpoint import Cosignature, SignedCheckpoint, cosign, origin_for
+from detente.record.envelope import ZERO_HASH, Envelope, format_time
+from detente.store.logs import LogStore
+from detente.store.schema import cosignatures, evidence
+from detente.store.tree import StoredTree
+
+__all__ = ["Delivery", "Receipt", "receive_delivery", "record_evidence"]
+
+MAX_ENTRIES_PER_DELIVERY = 2000
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A run of the sender's log as received: parsed, not yet verified."""
+
+    sender: str
+    checkpoint: str
+    entries: Sequence[tuple[bytes, bytes | None]]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """This node's cosignature on the sender's checkpoint it has verified."""
+
+    party: str
+    size: int
+    cosignature: Cosignature
+    repeat: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        """The receipt as the peer protocol carries it."""
+        return {
+            "party": self.party,
+            "size": self.size,
+            "cosignature": self.cosignature.to_line(),
+            "repeat": self.repeat,
+        }
+
+
+def record_evidence(node: Node, *, party: str, kind: str, detail: str, data: bytes) -> None:
+    """Keep what contradicts the record, in a transaction of its own."""
+    with node.database.engine.begin() as conn:
+        conn.execute(
+            insert(evidence).values(
+                party=party,
+                kind=kind,
+                detail=detail,
+                data=data,
+                received_at=format_time(node.clock()),
+            )
+        )
+
+
+def receive_delivery(node: Node, delivery: Delivery) -> Receipt:
+    """Verify a delivery, store it in the mirror and cosign the checkpoint.
+
+    Raises:
+        UnknownKeyError: the sender is not a configured peer.
+        SignatureError, BodyError, TypeNotAllowedError, WrongAgreementError,
+        ClockSkewError, EncodingError: an entry or the checkpoint is invalid.
+        SequenceError: the run starts after the end of the mirror (a gap);
+            the message says how much is held.
+        ForkError: other bytes are held at one of the seqs (kept as evidence).
+        ConsistencyError: the checkpoint's root is not the mirror's root at
+            its size (kept as evidence).
+    """
+    peer = node.config.peer(delivery.sender)
+    if peer is None or delivery.sender == node.party:
+        raise UnknownKeyError(f"{delivery.sender!r} is not a peer of this node")
+    signed = SignedCheckpoint.from_text(delivery.checkpoint)
+    signed.verify(peer.key)
+    checkpoint = signed.checkpoint
+    if checkpoint.origin != origin_for(node.agreement.id, delivery.sender):
+        raise UnknownKeyError(f"checkpoint origin {checkpoint.origin} is not {delivery.sender}'s")
+    envelopes = [(Envelope.from_leaf(leaf), body) for leaf, body in delivery.entries]
+    try:
+        with node.database.engine.begin() as conn:
+            return _receive(conn, node, delivery.sender, signed, envelopes)
+    except ForkError as e:
+        record_evidence(
+            node, party=delivery.sender, kind="fork", detail=str(e), data=_evidence(delivery)
+        )
+        raise
+    except ConsistencyError as e:
+        record_evidence(
+            node,
+            party=delivery.sender,
+            kind="inconsistent_checkpoint",
+            detail=str(e),
+            data=_evidence(delivery),
+        )
+        raise
+
+
+def _evidence(delivery: Delivery) -> bytes:
+    parts = [delivery.checkpoint.encode()] + [leaf for leaf, _ in delivery.entries]
+    return b"\n".join(parts)
+
+
+def _receive(
+    conn: Connection,
+    node: Node,
+    sender: str,
+    signed: SignedCheckpoint,
+    envelopes: list[tuple[Envelope, bytes | None]],
+) -> Receipt:
+    peer = node.config.peer(sender)
+    assert peer is not None  # checked by the caller  # noqa: S101
+    log = LogStore(conn, sender)
+    tree = StoredTree(conn, sender)
+    size = tree.size()
+    last = ZERO_HASH if size == 0 else tree.leaf_hashes(size - 1, size)[size - 1].hex()
+    tip = LogTip(size=size, last_leaf_hash=last)
+    now = node.clock()
+    new_rows: list[tuple[int, bytes, str, str]] = []
+    new_bodies: list[tuple[int, bytes]] = []
+    new_hashes: list[bytes] = []
+    for envelope, body in envelopes:
+        seq = envelope.header.seq
+        addressed = node.party in envelope.header.to
+        if addressed and body is None:
+            raise BodyError(f"{envelope.position}: addressed to {node.party} but sent without body")
+        if not addressed and body is not None:
+            raise BodyError(
+                f"{envelope.position}: a body was sent for an entry not addressed to {node.party}"
+            )
+        held = log.leaf(seq) if seq < tip.size else None
+        if seq > tip.size:
+            raise SequenceError(
+                f"{envelope.position}: seq {seq} leaves a gap; this node holds "
+                f"{sender}'s log up to size {tip.size}"
+            )
+        outcome = admit(
+            envelope, body, agreement=node.agreement, key=peer.key, tip=tip, held=held, now=now
+        )
+        if outcome is Admission.REPEAT:
+            continue
+        digest = envelope.leaf_hash
+        new_rows.append((seq, envelope.leaf, envelope.header.type, envelope.header.created))
+        if body is not None:
+            new_bodies.append((seq, body))
+        new_hashes.append(digest)
+        tip = LogTip(size=seq + 1, last_leaf_hash=digest.hex())
+    if new_rows:
+        log.insert(new_rows, new_bodies)
+        tree.append(new_hashes)
+    checkpoint = signed.checkpoint
+    if checkpoint.size > tip.size:
+        raise SequenceError(
+            f"checkpoint of size {checkpoint.size} covers entries not sent; this node holds "
+            f"{sender}'s log up to size {tip.size}"
+        )
+    if checkpoint.size == 0 or tree.root(checkpoint.size) != checkpoint.root:
+        raise ConsistencyError(
+            f"{sender}'s checkpoint at size {checkpoint.size} does not match the log this "
+            "node holds: the sender shows another history"
+        )
+    if log.checkpoint(checkpoint.size) is None:
+        log.add_checkpoint(checkpoint.size, signed.to_text())
+    mine = _own_cosignature(conn, node, sender, checkpoint.size)
+    if mine is not None:
+        return Receipt(party=sender, size=checkpoint.size, cosignature=mine, repeat=not new_rows)
+    stamp = cosign(checkpoint, node.key, timestamp=int(now.timestamp()))
+    log.add_cosignature(checkpoint.size, stamp.name, stamp.timestamp, stamp.to_line())
+    return Receipt(party=sender, size=checkpoint.size, cosignature=stamp)
+
+
+def _own_cosignature(conn: Connection, node: Node, party: str, size: int) -> Cosignature | None:
+    line = conn.execute(
+        select(cosignatures.c.line).where(
+            cosignatures.c.party == party,
+            cosignatures.c.size == size,
+            cosignatures.c.cosigner == node.config.key_name,
+        )
+    ).scalar_one_or_none()
+    return None if line is None else Cosignature.from_line(str(line))
+
+
+def verify_receipt_for(
+    node: Node, *, peer_party: str, checkpoint: SignedCheckpoint, receipt: Receipt
+) -> None:
+    """Check a peer's receipt on this node's checkpoint.
+
+    Raises:
+        UnknownKeyError: no such peer.
+        VerificationError: the receipt is for another size or does not verify.
+    """
+    peer = node.config.peer(peer_party)
+    if peer is None:
+        raise UnknownKeyError(f"{peer_party!r} is not a peer of this node")
+    if receipt.size != checkpoint.checkpoint.size:
+        raise VerificationError(
+            f"receipt from {peer_party} is for size {receipt.size}, "
+            f"not {checkpoint.checkpoint.size}"
+        )
+    receipt.cosignature.verify(checkpoint.checkpoint, peer.key)
