@@ -1,10 +1,21 @@
-"""`make demo` runs the walk-through; headless, every step must hold."""
+"""`make demo` runs the three-node story; headless, every check must hold."""
 
-from detente.demo.walkthrough import run
+import pytest
+
+from detente.demo import network, walkthrough
 
 
-def test_the_walkthrough_holds(tmp_path, capsys):
-    assert run(headless=True, keep=tmp_path / "demo") == 0
+@pytest.mark.slow
+def test_the_three_node_story_holds(tmp_path, capsys):
+    assert network.run(headless=True, keep=tmp_path / "demo") == 0
+    out = capsys.readouterr().out
+    assert "the backlog arrives and is receipted" in out
+    assert "nothing lost, nothing twice" in out
+    assert "checks held" in out
+
+
+def test_the_single_node_walkthrough_holds(tmp_path, capsys):
+    assert walkthrough.run(headless=True, keep=tmp_path / "demo") == 0
     out = capsys.readouterr().out
     assert "the rewrite is caught by the cosignature" in out
     assert "the altered body of us:1 is caught" in out

@@ -179,11 +179,18 @@ def demo(
         bool, typer.Option("--headless", help="No pauses; check every step and exit non-zero.")
     ] = False,
     keep: Annotated[
-        Path | None, typer.Option("--keep", help="Keep the demo's node in this directory.")
+        Path | None, typer.Option("--keep", help="Keep the demo's nodes in this directory.")
     ] = None,
+    single_node: Annotated[
+        bool,
+        typer.Option("--single-node", help="The record walk-through on one node instead."),
+    ] = False,
 ) -> None:
-    """Walk through the record on a temporary node, narrated."""
-    from detente.demo.walkthrough import run
+    """Three party nodes exchange on loopback, narrated (the story of the 2022 replies)."""
+    if single_node:
+        from detente.demo.walkthrough import run
+    else:
+        from detente.demo.network import run
 
     raise typer.Exit(run(headless=headless, keep=keep))
 

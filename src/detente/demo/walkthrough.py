@@ -16,23 +16,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
 from rich.panel import Panel
-from rich.rule import Rule
 from sqlalchemy import delete
 
 from detente.crypto.keys import SigningKey
+from detente.demo.story import StepFailed, Story, console
 from detente.errors import VerificationError
 from detente.node import Node, open_node
 from detente.node.cosignatures import record_cosignature, trust_cosigner
@@ -46,48 +41,7 @@ from detente.store.tree import StoredTree
 
 __all__ = ["rewrite_history", "run"]
 
-_console = Console(highlight=False)
-
-
-class StepFailed(Exception):
-    """A step of the walk-through did not come out as it should."""
-
-
-class _Story:
-    def __init__(self, *, headless: bool) -> None:
-        self.headless = headless
-        self.steps = 0
-
-    def chapter(self, title: str, text: str) -> None:
-        self.steps += 1
-        _console.print()
-        _console.print(Rule(f"[bold]{self.steps}. {title}[/]", align="left"))
-        _console.print(text)
-        if not self.headless:
-            time.sleep(0.6)
-
-    def check(self, condition: bool, what: str) -> None:
-        if not condition:
-            raise StepFailed(what)
-        _console.print(f"  [green]✓[/] {what}")
-
-    def run(self, *args: str, expect: int = 0, show: bool = True) -> str:
-        command = ["detente", *args]
-        _console.print(f"[dim]$[/] [cyan]{' '.join(command)}[/]")
-        result = subprocess.run(
-            [sys.executable, "-m", "detente.cli.app", *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "COLUMNS": "110"},
-        )
-        if show:
-            for stream in (result.stdout, result.stderr):
-                if stream.strip():
-                    _console.print(stream.rstrip(), markup=False)
-        if result.returncode != expect:
-            raise StepFailed(f"`{' '.join(command)}` exited {result.returncode}, expected {expect}")
-        return result.stdout + result.stderr
+_console = console
 
 
 def run(*, headless: bool, keep: Path | None = None) -> int:
@@ -96,7 +50,7 @@ def run(*, headless: bool, keep: Path | None = None) -> int:
     if keep is not None and keep.exists() and any(keep.iterdir()):
         _console.print(f"[red]error:[/] {keep} is not empty")
         return 2
-    story = _Story(headless=headless)
+    story = Story(headless=headless)
     try:
         _tell(story, workdir)
     except StepFailed as e:
@@ -116,7 +70,7 @@ def run(*, headless: bool, keep: Path | None = None) -> int:
     return 0
 
 
-def _tell(story: _Story, workdir: Path) -> None:
+def _tell(story: Story, workdir: Path) -> None:
     us = workdir / "us"
     _console.print(
         Panel(
@@ -189,7 +143,7 @@ def _tell(story: _Story, workdir: Path) -> None:
     _tamper(story, workdir, us)
 
 
-def _proofs(story: _Story, node: Node, signed: SignedCheckpoint) -> None:
+def _proofs(story: Story, node: Node, signed: SignedCheckpoint) -> None:
     story.chapter(
         "Proofs anyone can check",
         "An inclusion proof shows an entry is in the log at the checkpoint; a consistency\n"
@@ -224,7 +178,7 @@ def _holds(check: Callable[[], None]) -> bool:
     return True
 
 
-def _cosign(story: _Story, node: Node, signed: SignedCheckpoint) -> None:
+def _cosign(story: Story, node: Node, signed: SignedCheckpoint) -> None:
     story.chapter(
         "A cosignature",
         "A neutral witness (an OSCE office, say) verifies the checkpoint and cosigns it\n"
@@ -243,7 +197,7 @@ def _cosign(story: _Story, node: Node, signed: SignedCheckpoint) -> None:
     )
 
 
-def _tamper(story: _Story, workdir: Path, us: Path) -> None:
+def _tamper(story: Story, workdir: Path, us: Path) -> None:
     story.chapter(
         "A tampered copy",
         "A copy of the node's data has one byte of a stored message body changed.\n"

@@ -25,7 +25,7 @@ from detente.record.audit import Row, RunResult, check_run, check_tree_level
 from detente.record.checkpoint import Cosignature, SignedCheckpoint, origin_for
 from detente.record.envelope import ZERO_HASH
 from detente.store.database import Database, open_database
-from detente.store.logs import LogStore
+from detente.store.logs import LogStore, as_bytes
 from detente.store.schema import checkpoints, entries, tree_nodes
 from detente.store.tree import StoredTree
 
@@ -151,9 +151,9 @@ def _read_run(conn: Connection, run: _Run) -> list[Row]:
     return [
         (
             int(seq),
-            bytes(leaf),
-            None if body is None else bytes(body),
-            None if node is None else bytes(node),
+            as_bytes(leaf),
+            None if body is None else as_bytes(body),
+            None if node is None else as_bytes(node),
         )
         for seq, leaf, body, node in rows
     ]
@@ -329,7 +329,7 @@ def _level_slice(conn: Connection, party: str, level: int, start: int, stop: int
     for expected, (idx, digest) in enumerate(rows, start=start):
         if int(idx) != expected:
             raise _Stop(f"log {party}: tree node level {level} index {expected} is missing")
-        out.append(bytes(digest))
+        out.append(as_bytes(digest))
     return out
 
 

@@ -13,7 +13,19 @@ from sqlalchemy import Connection, func, insert, select
 
 from detente.store.schema import bodies, checkpoints, cosignatures, entries
 
-__all__ = ["EntryRow", "LogStore", "StoredCosignature"]
+__all__ = ["EntryRow", "LogStore", "StoredCosignature", "as_bytes"]
+
+
+def as_bytes(value: object) -> bytes:
+    """A stored blob as bytes.
+
+    A value of another type (text written over a blob by hand, say) becomes
+    its UTF-8 bytes, which then fail the checks that hash it, instead of
+    crashing whatever reads it.
+    """
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +66,14 @@ class LogStore:
         value = self._conn.execute(
             select(entries.c.leaf).where(entries.c.party == self.party, entries.c.seq == seq)
         ).scalar_one_or_none()
-        return None if value is None else bytes(value)
+        return None if value is None else as_bytes(value)
 
     def body(self, seq: int) -> bytes | None:
         """The body held for ``seq``, or None (not a recipient, or not yet held)."""
         value = self._conn.execute(
             select(bodies.c.body).where(bodies.c.party == self.party, bodies.c.seq == seq)
         ).scalar_one_or_none()
-        return None if value is None else bytes(value)
+        return None if value is None else as_bytes(value)
 
     def insert(
         self,
@@ -107,7 +119,7 @@ class LogStore:
                 .order_by(entries.c.seq)
             )
             batch = [
-                EntryRow(int(s), bytes(leaf), None if body is None else bytes(body))
+                EntryRow(int(s), as_bytes(leaf), None if body is None else as_bytes(body))
                 for s, leaf, body in self._conn.execute(query)
             ]
             if not batch:

@@ -24,6 +24,7 @@ from detente.record.merkle import (
     inclusion_plan,
     root_plan,
 )
+from detente.store.logs import as_bytes
 from detente.store.schema import tree_nodes
 
 __all__ = ["StoredTree"]
@@ -97,7 +98,7 @@ class StoredTree:
             finally:
                 cursor.close()
             for level, idx, digest in rows:
-                key, node = (level, idx), digest if type(digest) is bytes else bytes(digest)
+                key, node = (level, idx), digest if type(digest) is bytes else as_bytes(digest)
                 found[key] = node
                 if level >= _CACHE_FROM_LEVEL and len(cache) < _CACHE_MAX:
                     cache[key] = node
@@ -154,4 +155,4 @@ class StoredTree:
                 tree_nodes.c.idx < stop,
             )
         )
-        return {int(idx): bytes(digest) for idx, digest in rows}
+        return {int(idx): as_bytes(digest) for idx, digest in rows}

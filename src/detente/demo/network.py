@@ -1,0 +1,386 @@
+"""The main job of ``make demo``: three party nodes exchanging on loopback.
+
+The United States, NATO and Russia each run a node (``detente serve``) as a
+separate process with SQLite in a temporary directory, under
+``security-replies-2022``. The story (``shared/scenario.md``): setting up
+and reading fingerprints aloud; first traffic with receipts and mirrors; a
+node going dark and catching up, nothing lost and nothing twice; then every
+record verified, a tampered copy caught, and a summary. Without
+``--headless`` the nodes keep running with their URLs and operator tokens
+shown until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.panel import Panel
+from rich.table import Table
+
+from detente.demo.story import StepFailed, Story, console
+
+__all__ = ["run"]
+
+PARTIES = ("us", "nato", "ru")
+NAMES = {"us": "United States", "nato": "NATO", "ru": "Russian Federation"}
+AGREEMENT = "security-replies-2022"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class _Node:
+    party: str
+    directory: Path
+    port: int
+    token: str = ""
+    verifier: str = ""
+    fingerprint: str = ""
+    agreement_id: str = ""
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = (self.directory / "serve.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "detente.cli.app",
+                "serve",
+                "--dir",
+                str(self.directory),
+                "--port",
+                str(self.port),
+                "--retry-interval",
+                "0.2",
+            ],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        log.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise StepFailed(f"{self.party}'s node exited; see {self.directory}/serve.log")
+            try:
+                httpx.get(f"{self.url}/v1/health", timeout=0.5)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise StepFailed(f"{self.party}'s node did not answer on {self.url}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+
+class _Network:
+    def __init__(self, workdir: Path) -> None:
+        self.nodes = {p: _Node(p, workdir / p, _free_port()) for p in PARTIES}
+        self.client = httpx.Client(timeout=10)
+
+    def api(self, party: str, method: str, path: str, **kwargs: Any) -> Any:
+        node = self.nodes[party]
+        headers = {"Authorization": f"Bearer {node.token}"}
+        response = self.client.request(method, f"{node.url}{path}", headers=headers, **kwargs)
+        if response.status_code >= 400:
+            raise StepFailed(f"{party} {method} {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def send(self, party: str, text: str, to: list[str]) -> dict[str, Any]:
+        body = {"type": "message", "body": {"text": text}, "to": to}
+        result: dict[str, Any] = self.api(party, "POST", "/v1/messages", json=body)
+        return result
+
+    def wait_delivered(self, parties: tuple[str, ...] = PARTIES, timeout: float = 30) -> bool:
+        """Wait until every running sender has no backlog to any running peer."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(
+                peer["backlog"] == 0
+                for party in parties
+                for peer in self.api(party, "GET", "/v1/peers")["peers"]
+                if peer["party"] in parties
+            ):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
+        self.client.close()
+
+
+def run(*, headless: bool, keep: Path | None = None) -> int:
+    """Tell the story; return 0 when every check held."""
+    workdir = Path(tempfile.mkdtemp(prefix="detente-demo-")) if keep is None else keep
+    if keep is not None and keep.exists() and any(keep.iterdir()):
+        console.print(f"[red]error:[/] {keep} is not empty")
+        return 2
+    story = Story(headless=headless)
+    network = _Network(workdir)
+    try:
+        _tell(story, network, workdir)
+        console.print(Panel(f"All {story.checks} checks held.", title="Détente demo", expand=False))
+        if not headless:
+            _stay_up(network)
+    except StepFailed as e:
+        console.print(f"\n[bold red]demo step failed:[/] {e}")
+        return 1
+    finally:
+        network.close()
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def _tell(story: Story, network: _Network, workdir: Path) -> None:
+    console.print(
+        Panel(
+            "Détente runs the 2022 package between three party nodes: the United States,\n"
+            "NATO and Russia, each its own process with its own key and database.",
+            title="Détente: the demo",
+            expand=False,
+        )
+    )
+    _setting_up(story, network)
+    _first_traffic(story, network)
+    _going_dark(story, network)
+    _verify_everything(story, network, workdir)
+
+
+def _setting_up(story: Story, network: _Network) -> None:
+    story.chapter(
+        "Setting up",
+        "Each party creates its node and reads its key fingerprint aloud to the others;\n"
+        "each adds the others as peers after comparing what it heard.",
+    )
+    for party, node in network.nodes.items():
+        story.run(
+            "init",
+            str(node.directory),
+            "--party",
+            party,
+            "--agreement",
+            AGREEMENT,
+            show=party == "us",
+        )
+        keys = story.run_json("keys", "show", "--dir", str(node.directory), "--format", "json")
+        node.verifier, node.fingerprint = keys["verifier_key"], keys["fingerprint"]
+        info = story.run_json("agreement", "show", AGREEMENT, "--format", "json")
+        node.agreement_id = info["id"]
+    table = Table(title="fingerprints read aloud", title_justify="left")
+    for column in ("party", "fingerprint", "agreement id"):
+        table.add_column(column)
+    for party, node in network.nodes.items():
+        table.add_row(NAMES[party], node.fingerprint, node.agreement_id[:16] + "…")
+    console.print(table)
+    story.check(
+        len({n.agreement_id for n in network.nodes.values()}) == 1,
+        f"every node runs {AGREEMENT} with the same agreement id",
+    )
+    first = True
+    for party, node in network.nodes.items():
+        for other, peer in network.nodes.items():
+            if other == party:
+                continue
+            story.run(
+                "peer",
+                "add",
+                "--dir",
+                str(node.directory),
+                "--party",
+                other,
+                "--url",
+                peer.url,
+                "--key",
+                peer.verifier,
+                "--yes",
+                show=first,
+            )
+            first = False
+        token = story.run_json(
+            "operator",
+            "add",
+            "officer",
+            "--role",
+            "operator",
+            "--dir",
+            str(node.directory),
+            "--format",
+            "json",
+        )["token"]
+        node.token = token
+    for node in network.nodes.values():
+        node.start()
+    story.check(True, "three nodes answer: " + ", ".join(n.url for n in network.nodes.values()))
+
+
+def _first_traffic(story: Story, network: _Network) -> None:
+    story.chapter(
+        "First traffic",
+        "A free-text message from each party. Each node delivers its log to both peers;\n"
+        "the body goes only to the addressees, and each peer answers with a receipt:\n"
+        "its cosignature on the sender's checkpoint.",
+    )
+    network.send("us", "Proposal: resume talks on a New START successor.", ["ru", "nato"])
+    network.send("nato", "Allies endorse the written reply.", ["us"])
+    network.send("ru", "We will study the replies and answer in writing.", ["us", "nato"])
+    story.check(network.wait_delivered(), "every message is receipted by every peer")
+    for party in PARTIES:
+        peers = network.api(party, "GET", "/v1/peers")
+        for peer in peers["peers"]:
+            owner = network.api(peer["party"], "GET", "/v1/peers")["log_size"]
+            if peer["mirrored_size"] != owner:
+                raise StepFailed(
+                    f"{party} mirrors {peer['party']}'s log at {peer['mirrored_size']}"
+                )
+    story.check(True, "every node mirrors every party's log")
+    inbox = network.api("nato", "GET", "/v1/inbox")["messages"]
+    story.check(
+        sorted(m["position"] for m in inbox) == ["ru:0", "us:0"],
+        "NATO holds the bodies addressed to it (us:0, ru:0) and only headers of the rest",
+    )
+
+
+def _going_dark(story: Story, network: _Network) -> None:
+    story.chapter(
+        "A node goes dark",
+        "Russia's node stops. The United States and NATO keep sending; their messages\n"
+        "wait in their logs. Russia comes back and the backlog arrives, in order.",
+    )
+    network.nodes["ru"].stop()
+    console.print("  Russia's node is stopped")
+    for i in range(3):
+        network.send("us", f"Notification {i + 1} while Russia is offline.", ["ru"])
+        network.send("nato", f"NATO notice {i + 1} while Russia is offline.", ["ru", "us"])
+    time.sleep(0.5)
+    backlog = {p["party"]: p["backlog"] for p in network.api("us", "GET", "/v1/peers")["peers"]}
+    story.check(
+        backlog["ru"] == 3, f"the United States' backlog for Russia: {backlog['ru']} messages"
+    )
+    network.nodes["ru"].start()
+    console.print("  Russia's node is back")
+    story.check(network.wait_delivered(timeout=60), "the backlog arrives and is receipted")
+    ru_peers = {p["party"]: p for p in network.api("ru", "GET", "/v1/peers")["peers"]}
+    story.check(
+        ru_peers["us"]["mirrored_size"] == 4 and ru_peers["nato"]["mirrored_size"] == 4,
+        "Russia mirrors 4 entries of each log: nothing lost, nothing twice",
+    )
+    texts = [m["body"]["text"] for m in network.api("ru", "GET", "/v1/inbox")["messages"]]
+    story.check(
+        [t for t in texts if t.startswith("Notification")]
+        == [f"Notification {i} while Russia is offline." for i in (3, 2, 1)],
+        "Russia's inbox holds the United States' notifications in order",
+    )
+
+
+def _verify_everything(story: Story, network: _Network, workdir: Path) -> None:
+    story.chapter(
+        "Verify everything",
+        "`detente verify` recomputes every node's record from its stored bytes: own log,\n"
+        "mirrors, tree nodes, checkpoints and the peers' cosignatures (the receipts).",
+    )
+    for party, node in network.nodes.items():
+        story.run("verify", "--dir", str(node.directory), show=party == "us")
+    story.check(True, "every node's record verifies")
+    copy = workdir / "us-tampered"
+    copy.mkdir()
+    shutil.copy2(network.nodes["us"].directory / "config.toml", copy / "config.toml")
+    shutil.copy2(network.nodes["us"].directory / "node.key", copy / "node.key")
+    with (
+        sqlite3.connect(network.nodes["us"].directory / "detente.db") as source,
+        sqlite3.connect(copy / "detente.db") as target,
+    ):
+        source.backup(target)
+    with sqlite3.connect(copy / "detente.db") as db:
+        (body,) = db.execute("select body from bodies where party = 'us' and seq = 0").fetchone()
+        changed = bytes(body).replace(b"New START", b"New STARS")
+        db.execute("update bodies set body = ? where party = 'us' and seq = 0", (changed,))
+    caught = story.run("verify", "--dir", str(copy), expect=1)
+    story.check("us:0" in caught, "a copy with one altered message is caught, naming us:0")
+    _summary(network)
+
+
+def _summary(network: _Network) -> None:
+    table = Table(title="summary", title_justify="left")
+    for column in ("node", "own log", "mirrors", "receipted by peers", "refused", "evidence"):
+        table.add_column(column)
+    for party in PARTIES:
+        peers = network.api(party, "GET", "/v1/peers")
+        table.add_row(
+            NAMES[party],
+            str(peers["log_size"]),
+            ", ".join(f"{p['party']} {p['mirrored_size']}" for p in peers["peers"]),
+            ", ".join(f"{p['party']} {p['receipted_size']}" for p in peers["peers"]),
+            str(_count(network.nodes[party].directory, "audit_trail")),
+            str(_count(network.nodes[party].directory, "evidence")),
+        )
+    console.print(table)
+
+
+def _count(directory: Path, table: str) -> int:
+    with sqlite3.connect(directory / "detente.db") as db:
+        (count,) = db.execute(f"select count(*) from {table}").fetchone()  # noqa: S608
+    return int(count)
+
+
+def _stay_up(network: _Network) -> None:
+    lines = [f"{n.party:5} {n.url}   token {n.token}" for n in network.nodes.values()]
+    console.print(
+        Panel(
+            "\n".join(lines)
+            + "\n\nTry: curl -H 'Authorization: Bearer TOKEN' URL/v1/peers"
+            + "\nThe nodes stay up until Ctrl-C.",
+            title="nodes running",
+            expand=False,
+        )
+    )
+    with _interrupt() as stopped:
+        while not stopped():
+            time.sleep(0.5)
+    console.print("stopping the nodes…")
+
+
+@contextmanager
+def _interrupt() -> Iterator[Any]:
+    flag = {"stop": False}
+
+    def handler(_signum: int, _frame: object) -> None:
+        flag["stop"] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: flag["stop"]
+    finally:
+        signal.signal(signal.SIGINT, previous)
