@@ -15,9 +15,14 @@ from dataclasses import replace
 import httpx
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from detente.cli.app import app as cli
+from detente.errors import DetenteError, UnknownKeyError
 from detente.exchange.httpsig import PeerAuth, sign_request
+from detente.exchange.receipts import verify_receipt
 from detente.exchange.sender import Sender, delivery_states
+from detente.exchange.sync import sync_from_peer
 from detente.node import init_node, open_node
 from detente.node.audit import audit_node
 from detente.node.directory import Peer
@@ -313,3 +318,60 @@ def test_a_forked_history_is_kept_as_evidence(network, clock, tmp_path):
         kept = conn.execute(select(evidence.c.kind, evidence.c.party)).all()
         assert ("fork", "us") in [tuple(k) for k in kept]
         assert json.loads(LogStore(conn, "us").body(0))["text"] == "original"
+
+
+def test_receipts_verify_offline_with_two_keys(network, tmp_path):
+    nodes, clients, tokens, senders, _ = network
+    submit(clients, tokens, "us", {"text": "receipt me"}, to=["ru"])
+    submit(clients, tokens, "us", {"text": "and me"}, to=["ru"])
+    senders["us"].run_once()
+    headers = {"Authorization": f"Bearer {tokens['us']}"}
+    receipt = clients["us"].get("/v1/outbox/1/receipts/ru", headers=headers).json()
+    checked = verify_receipt(receipt, sender=nodes["us"].verifier, receiver=nodes["ru"].verifier)
+    assert checked.position == "us:1"
+    assert checked.received_at > 0
+    with pytest.raises(UnknownKeyError):
+        verify_receipt(receipt, sender=nodes["us"].verifier, receiver=nodes["nato"].verifier)
+    forged = dict(receipt, leaf=receipt["leaf"][:-8] + "AAAAAAA=")
+    with pytest.raises(DetenteError):
+        verify_receipt(forged, sender=nodes["us"].verifier, receiver=nodes["ru"].verifier)
+    # The same through the command line, from a file, with nothing but the keys.
+    path = tmp_path / "receipt.json"
+    path.write_text(json.dumps(receipt))
+    runner = CliRunner()
+    result = runner.invoke(
+        cli,
+        [
+            "receipt",
+            "verify",
+            str(path),
+            "--sender-key",
+            nodes["us"].verifier.to_text(),
+            "--receiver-key",
+            nodes["ru"].verifier.to_text(),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "us:1" in result.output
+    not_yet = clients["us"].get("/v1/outbox/5/receipts/ru", headers=headers)
+    assert not_yet.status_code == 422
+
+
+def test_sync_pulls_a_peer_log_by_hand(network):
+    nodes, clients, tokens, senders, router = network
+    router.down.add(network.ports["nato"])
+    for i in range(3):
+        submit(clients, tokens, "us", {"text": f"for nato {i}"}, to=["nato"])
+    senders["us"].run_once()  # reaches ru, not nato
+    client = httpx.Client(auth=PeerAuth(nodes["nato"].key, "nato", nodes["nato"].clock))
+    try:
+        result = sync_from_peer(nodes["nato"], nodes["nato"].config.peer("us"), client)
+        assert (result.held_before, result.checkpoint_size, result.fetched) == (0, 3, 3)
+        submit(clients, tokens, "us", {"text": "one more"}, to=["nato"])
+        again = sync_from_peer(nodes["nato"], nodes["nato"].config.peer("us"), client)
+        assert again.consistency_checked_from == 3 and again.fetched == 1
+    finally:
+        client.close()
+    with nodes["nato"].database.engine.connect() as conn:
+        assert LogStore(conn, "us").size() == 4
+    assert audit_node(nodes["nato"], workers=1).ok

@@ -16,6 +16,7 @@ from detente.errors import InputError
 from detente.exchange.sender import DeliveryState, delivery_states
 from detente.node.directory import Node
 from detente.node.operators import require
+from detente.node.receipts import receipt_for
 from detente.node.writer import Draft, LogWriter
 from detente.record.envelope import PRIORITIES, Envelope, parse_time
 from detente.store.logs import LogStore, StoredCosignature
@@ -169,6 +170,12 @@ def outbox(
                 items.append({**_entry(envelope, row.body), "peers": peers})
     items.reverse()
     return {"party": node.party, "size": size, "messages": items}
+
+
+@router.get("/outbox/{seq}/receipts/{peer}")
+def receipt(seq: int, peer: str, node: CurrentNode, operator: OperatorAuth) -> dict[str, Any]:
+    """The receipt ``peer`` gave for message ``seq``: checkable offline with two keys."""
+    return receipt_for(node, seq=seq, peer=peer)
 
 
 @router.get("/inbox")

@@ -26,7 +26,9 @@ from detente.cli.keys import keys_app
 from detente.cli.log import log_app
 from detente.cli.operator import operator_app
 from detente.cli.peer import peer_app
+from detente.cli.receipt import receipt_app
 from detente.cli.serve import serve
+from detente.cli.sync import sync
 from detente.node import init_node
 from detente.node.audit import audit_node
 from detente.node.directory import PASSPHRASE_ENV
@@ -46,7 +48,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
 app.add_typer(operator_app, name="operator")
 app.add_typer(peer_app, name="peer")
+app.add_typer(receipt_app, name="receipt")
 app.command("serve")(serve)
+app.command("sync")(sync)
 
 
 def _version(value: bool) -> None:
