@@ -375,3 +375,41 @@ def test_sync_pulls_a_peer_log_by_hand(network):
     with nodes["nato"].database.engine.connect() as conn:
         assert LogStore(conn, "us").size() == 4
     assert audit_node(nodes["nato"], workers=1).ok
+
+
+def test_unreceipted_past_the_deadline_is_overdue(network, clock):
+    nodes, clients, tokens, senders, router = network
+    router.down.add(network.ports["ru"])
+    headers = {"Authorization": f"Bearer {tokens['us']}"}
+    clients["us"].post(
+        "/v1/messages",
+        json={"type": "message", "body": {"text": "urgent"}, "to": ["ru"], "priority": "FLASH"},
+        headers=headers,
+    )
+    senders["us"].run_once()
+    states = clients["us"].get("/v1/outbox", headers=headers).json()["messages"][0]["peers"]
+    assert states["ru"]["state"] == "queued"
+    assert states["nato"]["state"] == "receipted"
+    clock.advance(minutes=6)  # FLASH must be acknowledged within 5 minutes
+    states = clients["us"].get("/v1/outbox", headers=headers).json()["messages"][0]["peers"]
+    assert states["ru"]["state"] == "overdue"
+    peers = {p["party"]: p for p in clients["us"].get("/v1/peers", headers=headers).json()["peers"]}
+    assert peers["ru"]["backlog"] == 1 and peers["ru"]["last_error"]
+
+
+def test_openapi_describes_the_api(network):
+    _, clients, _, _, _ = network
+    spec = clients["us"].get("/openapi.json").json()
+    paths = set(spec["paths"])
+    for path in (
+        "/v1/peer/envelopes",
+        "/v1/peer/logs/{party}/checkpoint",
+        "/v1/peer/logs/{party}/entries",
+        "/v1/peer/logs/{party}/proofs/inclusion",
+        "/v1/peer/logs/{party}/proofs/consistency",
+        "/v1/messages",
+        "/v1/inbox",
+        "/v1/outbox",
+        "/v1/peers",
+    ):
+        assert path in paths
