@@ -19,6 +19,7 @@ acts differently on each.
     │   ├── AuthenticationError      a request is not signed by a known peer or operator
     │   └── PermissionDeniedError    a known caller asks for what is not theirs
     ├── InputError                   malformed input: file, text, argument
+    │   ├── TooLargeError            input over its size limit
     │   ├── AgreementError           an agreement file is invalid
     │   ├── EncodingError            bytes that do not parse as what they claim
     │   └── ConfigError              a node directory or its config is unusable
@@ -50,6 +51,7 @@ __all__ = [
     "SequenceError",
     "SignatureError",
     "StoreError",
+    "TooLargeError",
     "TypeNotAllowedError",
     "UnknownKeyError",
     "VerificationError",
@@ -115,6 +117,10 @@ class PermissionDeniedError(VerificationError):
 
 class InputError(DetenteError):
     """Input from a file, an argument or a text is malformed."""
+
+
+class TooLargeError(InputError):
+    """Input is larger than its limit allows."""
 
 
 class AgreementError(InputError):

@@ -27,7 +27,10 @@ from detente.node import init_node, open_node
 from detente.node.audit import audit_node
 from detente.node.directory import Peer
 from detente.node.operators import Role, add_operator
-from detente.record.envelope import Envelope
+from detente.node.writer import Draft, LogWriter
+from detente.record.checkpoint import Checkpoint, origin_for
+from detente.record.envelope import ZERO_HASH, Envelope, seal
+from detente.record.merkle import MerkleTree
 from detente.store.logs import LogStore
 from detente.store.schema import audit_trail, evidence
 from tests.fakes.servers import Router, ServedNode, free_port
@@ -413,3 +416,66 @@ def test_openapi_describes_the_api(network):
         "/v1/peers",
     ):
         assert path in paths
+
+
+def test_a_peer_cannot_pass_off_entries_as_another_party(network, clock):
+    nodes, _, _, _, _ = network
+    agreement = nodes["nato"].agreement
+    body = b'{"text":"signed by nato, claiming to be us"}'
+    forged = seal(
+        key=nodes["nato"].key,
+        agreement=agreement.id,
+        sender="us",
+        seq=0,
+        prev=ZERO_HASH,
+        created="2026-03-01T12:00:00Z",
+        type="message",
+        to=("ru",),
+        body=body,
+    )
+    tree = MerkleTree()
+    tree.append(forged.leaf)
+    note = Checkpoint(origin_for(agreement.id, "nato"), 1, tree.root()).sign(nodes["nato"].key)
+    content = json.dumps(
+        {
+            "sender": "nato",
+            "checkpoint": note.to_text(),
+            "entries": [{"leaf": _b64(forged.leaf), "body": _b64(body)}],
+        }
+    ).encode()
+    url = f"{network.served['ru'].url}/v1/peer/envelopes"
+    with httpx.Client(timeout=30) as plain:
+        response = plain.send(_signed_post(nodes["nato"], "nato", url, content, clock))
+    assert response.status_code == 422
+    assert "delivered as nato's" in response.json()["detail"]
+    with nodes["ru"].database.engine.connect() as conn:
+        assert LogStore(conn, "nato").size() == 0 and LogStore(conn, "us").size() == 0
+
+
+def test_large_runs_are_split_and_receipted_at_the_end(network, monkeypatch):
+    nodes, _, _, senders, _ = network
+    monkeypatch.setattr("detente.exchange.sender.RUN_BYTES", 3000)
+    drafts = [Draft(type="message", body={"text": "x" * 900}, to=("ru",)) for _ in range(6)]
+    LogWriter(nodes["us"]).append(drafts)  # one checkpoint, at size 6
+    senders["us"].run_once()
+    with nodes["ru"].database.engine.connect() as conn:
+        assert LogStore(conn, "us").size() == 6
+    with nodes["us"].database.engine.connect() as conn:
+        state = delivery_states(conn, nodes["us"])["ru"]
+    assert state.receipted_size == 6 and state.delivered_size == 6
+
+
+def test_the_same_entry_twice_in_one_delivery_is_not_a_fork(network, clock):
+    nodes, clients, tokens, _, _ = network
+    submit(clients, tokens, "us", {"text": "twice"}, to=["ru"])
+    with nodes["us"].database.engine.connect() as conn:
+        log = LogStore(conn, "us")
+        leaf, body, (_, note) = log.leaf(0), log.body(0), log.checkpoint()
+    entry = {"leaf": _b64(leaf), "body": _b64(body)}
+    content = json.dumps({"sender": "us", "checkpoint": note, "entries": [entry, entry]}).encode()
+    url = f"{network.served['ru'].url}/v1/peer/envelopes"
+    with httpx.Client(timeout=30) as plain:
+        response = plain.send(_signed_post(nodes["us"], "us", url, content, clock))
+    assert response.status_code == 200, response.text
+    with nodes["ru"].database.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(evidence)).scalar_one() == 0

@@ -139,3 +139,9 @@ def test_cosignatures_need_a_trusted_key_and_a_held_checkpoint(home):
         assert reopened.trusted_key("osce.witness") == witness.verifier
     finally:
         reopened.close()
+
+
+def test_node_files_are_owner_only(home):
+    assert (home / CONFIG_FILE).stat().st_mode & 0o777 == 0o600
+    assert (home / "detente.db").stat().st_mode & 0o777 == 0o600
+    assert home.stat().st_mode & 0o077 == 0

@@ -123,3 +123,11 @@ def test_the_parallel_path_checks_the_same(node):
     report = audit_node(node, workers=2, parallel_from=1000)
     assert not report.ok
     assert "us:2500" in report.problem
+
+
+def test_a_missing_body_of_the_own_log_is_caught(filled):
+    with filled.database.engine.begin() as conn:
+        conn.execute(bodies.delete().where(bodies.c.party == "us", bodies.c.seq == 1))
+    report = audit_node(filled, workers=1)
+    assert not report.ok
+    assert "us:1: the body is missing" in report.problem

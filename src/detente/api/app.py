@@ -37,6 +37,7 @@ from detente.errors import (
     PermissionDeniedError,
     SequenceError,
     StoreError,
+    TooLargeError,
     UnknownKeyError,
     VerificationError,
 )
@@ -59,7 +60,7 @@ def _status_for(error: DetenteError) -> int:
         return 403
     if isinstance(error, ForkError | ConsistencyError | SequenceError):
         return 409
-    if isinstance(error, InputError) and "larger than" in str(error):
+    if isinstance(error, TooLargeError):
         return 413
     if isinstance(error, VerificationError | InputError):
         return 422

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from detente.errors import AuthenticationError, InputError
+from detente.errors import AuthenticationError, TooLargeError
 from detente.exchange.httpsig import RequestVerifier
 from detente.node.directory import Node
 from detente.node.operators import Operator, authenticate
@@ -29,13 +29,13 @@ async def read_limited(request: Request, limit: int) -> bytes:
     """Read the request body, refusing more than ``limit`` bytes (413)."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise InputError(f"request body larger than {limit} bytes")
+        raise TooLargeError(f"request body larger than {limit} bytes")
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise InputError(f"request body larger than {limit} bytes")
+            raise TooLargeError(f"request body larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

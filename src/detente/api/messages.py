@@ -122,7 +122,8 @@ def _state(
         state = "queued"
     overdue = False
     hotline = node.agreement.hotline
-    if state != "receipted" and hotline is not None:
+    addressed = delivery.peer in envelope.header.to
+    if state != "receipted" and addressed and hotline is not None:
         deadline = hotline.ack_deadline(Priority(envelope.header.priority))
         overdue = deadline is not None and now > parse_time(envelope.header.created) + deadline
     return {

@@ -46,11 +46,16 @@ class DeliveryIn(BaseModel):
 
 
 class ReceiptOut(BaseModel):
-    """The receiver's cosignature on the sender's checkpoint: the receipt."""
+    """The receiver's cosignature on the sender's checkpoint: the receipt.
+
+    ``cosignature`` is null when the run stopped short of the checkpoint
+    (split by size); ``held`` is then where the next run starts.
+    """
 
     party: str
     size: int
-    cosignature: str
+    cosignature: str | None
+    held: int
     repeat: bool
 
 

@@ -26,6 +26,7 @@ from detente.errors import (
     ConsistencyError,
     ForkError,
     SequenceError,
+    TypeNotAllowedError,
     UnknownKeyError,
     VerificationError,
 )
@@ -53,11 +54,17 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Receipt:
-    """This node's cosignature on the sender's checkpoint it has verified."""
+    """This node's cosignature on the sender's checkpoint it has verified.
+
+    A run that stops short of its checkpoint (the sender splits runs by
+    size) is stored but not yet receipted: ``cosignature`` is None and
+    ``held`` says where the next run must start.
+    """
 
     party: str
     size: int
-    cosignature: Cosignature
+    cosignature: Cosignature | None
+    held: int
     repeat: bool = False
 
     def to_json(self) -> dict[str, object]:
@@ -65,14 +72,26 @@ class Receipt:
         return {
             "party": self.party,
             "size": self.size,
-            "cosignature": self.cosignature.to_line(),
+            "cosignature": None if self.cosignature is None else self.cosignature.to_line(),
+            "held": self.held,
             "repeat": self.repeat,
         }
 
 
 def record_evidence(node: Node, *, party: str, kind: str, detail: str, data: bytes) -> None:
-    """Keep what contradicts the record, in a transaction of its own."""
+    """Keep what contradicts the record, in a transaction of its own.
+
+    A sender retrying the same refused delivery is not stored again: the
+    same party, kind and finding (which names the position) is kept once.
+    """
     with node.database.engine.begin() as conn:
+        seen = conn.execute(
+            select(evidence.c.id).where(
+                evidence.c.party == party, evidence.c.kind == kind, evidence.c.detail == detail
+            )
+        ).first()
+        if seen is not None:
+            return
         conn.execute(
             insert(evidence).values(
                 party=party,
@@ -148,8 +167,14 @@ def _receive(
     new_rows: list[tuple[int, bytes, str, str]] = []
     new_bodies: list[tuple[int, bytes]] = []
     new_hashes: list[bytes] = []
+    added: dict[int, bytes] = {}
     for envelope, body in envelopes:
         seq = envelope.header.seq
+        if envelope.header.sender != sender:
+            raise TypeNotAllowedError(
+                f"{envelope.position}: an entry of {envelope.header.sender}'s log delivered "
+                f"as {sender}'s; a peer delivers only its own log"
+            )
         addressed = node.party in envelope.header.to
         if addressed and body is None:
             raise BodyError(f"{envelope.position}: addressed to {node.party} but sent without body")
@@ -157,7 +182,7 @@ def _receive(
             raise BodyError(
                 f"{envelope.position}: a body was sent for an entry not addressed to {node.party}"
             )
-        held = log.leaf(seq) if seq < tip.size else None
+        held = (added.get(seq) or log.leaf(seq)) if seq < tip.size else None
         if seq > tip.size:
             raise SequenceError(
                 f"{envelope.position}: seq {seq} leaves a gap; this node holds "
@@ -173,16 +198,15 @@ def _receive(
         if body is not None:
             new_bodies.append((seq, body))
         new_hashes.append(digest)
+        added[seq] = envelope.leaf
         tip = LogTip(size=seq + 1, last_leaf_hash=digest.hex())
     if new_rows:
         log.insert(new_rows, new_bodies)
         tree.append(new_hashes)
     checkpoint = signed.checkpoint
     if checkpoint.size > tip.size:
-        raise SequenceError(
-            f"checkpoint of size {checkpoint.size} covers entries not sent; this node holds "
-            f"{sender}'s log up to size {tip.size}"
-        )
+        # A run split by size: stored, receipted when the rest arrives.
+        return Receipt(party=sender, size=checkpoint.size, cosignature=None, held=tip.size)
     if checkpoint.size == 0 or tree.root(checkpoint.size) != checkpoint.root:
         raise ConsistencyError(
             f"{sender}'s checkpoint at size {checkpoint.size} does not match the log this "
@@ -192,10 +216,16 @@ def _receive(
         log.add_checkpoint(checkpoint.size, signed.to_text())
     mine = _own_cosignature(conn, node, sender, checkpoint.size)
     if mine is not None:
-        return Receipt(party=sender, size=checkpoint.size, cosignature=mine, repeat=not new_rows)
+        return Receipt(
+            party=sender,
+            size=checkpoint.size,
+            cosignature=mine,
+            held=tip.size,
+            repeat=not new_rows,
+        )
     stamp = cosign(checkpoint, node.key, timestamp=int(now.timestamp()))
     log.add_cosignature(checkpoint.size, stamp.name, stamp.timestamp, stamp.to_line())
-    return Receipt(party=sender, size=checkpoint.size, cosignature=stamp)
+    return Receipt(party=sender, size=checkpoint.size, cosignature=stamp, held=tip.size)
 
 
 def _own_cosignature(conn: Connection, node: Node, party: str, size: int) -> Cosignature | None:
@@ -221,7 +251,7 @@ def verify_receipt_for(
     peer = node.config.peer(peer_party)
     if peer is None:
         raise UnknownKeyError(f"{peer_party!r} is not a peer of this node")
-    if receipt.size != checkpoint.checkpoint.size:
+    if receipt.size != checkpoint.checkpoint.size or receipt.cosignature is None:
         raise VerificationError(
             f"receipt from {peer_party} is for size {receipt.size}, "
             f"not {checkpoint.checkpoint.size}"

@@ -34,6 +34,8 @@ __all__ = ["DeliveryState", "Sender", "backoff", "deliver_once", "delivery_state
 log = logging.getLogger("detente.exchange")
 
 MAX_RUN = 500
+# Well under the peer's 32 MiB request limit once base64 and JSON are added.
+RUN_BYTES = 8 * 1024 * 1024
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 60.0
 
@@ -92,43 +94,70 @@ def _save(conn: Connection, peer: str, **values: object) -> None:
         conn.execute(insert(deliveries).values(**row))
 
 
-def _run_end(conn: Connection, party: str, start: int) -> int | None:
-    """The checkpoint size a run from ``start`` ends at, or None if nothing to send."""
+@dataclass(frozen=True)
+class _Run:
+    payload: dict[str, object]
+    end: int
+    checkpoint_size: int
+
+    @property
+    def complete(self) -> bool:
+        return self.end == self.checkpoint_size
+
+
+def _plan_run(conn: Connection, node: Node, peer: Peer, start: int) -> _Run | None:
+    """The next run from ``start``: at most MAX_RUN entries and RUN_BYTES bytes.
+
+    A run ends at one of this node's signed checkpoints when one falls
+    within it, so the peer can verify and receipt it at once; otherwise it
+    stops short and names the next checkpoint, and the peer stores it and
+    receipts when the rest arrives.
+    """
     sizes = [
         int(s)
         for s in conn.execute(
             select(checkpoints.c.size)
-            .where(checkpoints.c.party == party, checkpoints.c.size > start)
+            .where(checkpoints.c.party == node.party, checkpoints.c.size > start)
             .order_by(checkpoints.c.size)
         ).scalars()
     ]
     if not sizes:
         return None
-    within = [s for s in sizes if s <= start + MAX_RUN]
-    return within[-1] if within else sizes[0]
-
-
-def _payload(conn: Connection, node: Node, peer: Peer, start: int, end: int) -> dict[str, object]:
-    log_store = LogStore(conn, node.party)
-    entries = []
-    for batch in log_store.iter_entries(start, end):
+    entries: list[dict[str, str | None]] = []
+    budget = RUN_BYTES
+    for batch in LogStore(conn, node.party).iter_entries(start, start + MAX_RUN, chunk=MAX_RUN):
         for row in batch:
             header = Envelope.from_leaf(row.leaf).header
             body = row.body if peer.party in header.to else None
+            cost = len(row.leaf) + (len(body) if body is not None else 0)
+            if entries and cost > budget:
+                break
+            budget -= cost
             entries.append(
                 {
                     "leaf": base64.b64encode(row.leaf).decode(),
                     "body": None if body is None else base64.b64encode(body).decode(),
                 }
             )
-    held = log_store.checkpoint(end)
-    if held is None:  # pragma: no cover - _run_end picked a stored size
-        raise VerificationError(f"no checkpoint of size {end}")
-    return {"sender": node.party, "checkpoint": held[1], "entries": entries}
+    if not entries:
+        return None
+    reach = start + len(entries)
+    within = [size for size in sizes if size <= reach]
+    checkpoint_size = within[-1] if within else next(s for s in sizes if s >= reach)
+    end = checkpoint_size if within else reach
+    held = LogStore(conn, node.party).checkpoint(checkpoint_size)
+    if held is None:  # pragma: no cover - the size was read from the same table
+        raise VerificationError(f"no checkpoint of size {checkpoint_size}")
+    payload: dict[str, object] = {
+        "sender": node.party,
+        "checkpoint": held[1],
+        "entries": entries[: end - start],
+    }
+    return _Run(payload=payload, end=end, checkpoint_size=checkpoint_size)
 
 
 def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
-    """Send one run of the backlog to ``peer``; return how many entries it receipted.
+    """Send one run of the backlog to ``peer``; return how many entries it took.
 
     Never raises for the peer's or the network's failures: they are recorded
     in the peer's delivery state with the next attempt time.
@@ -137,18 +166,18 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
     with node.database.engine.connect() as conn:
         state = delivery_states(conn, node)[peer.party]
         start = state.delivered_size
-        end = _run_end(conn, node.party, start)
-        if end is None:
-            return 0
-        payload = _payload(conn, node, peer, start, end)
+        run = _plan_run(conn, node, peer, start)
+        own_size = LogStore(conn, node.party).size()
+    if run is None:
+        return 0
     try:
-        response = client.post(f"{peer.url.rstrip('/')}/v1/peer/envelopes", json=payload)
+        response = client.post(f"{peer.url.rstrip('/')}/v1/peer/envelopes", json=run.payload)
     except httpx.HTTPError as e:
         _failed(node, state, f"cannot reach {peer.url}: {type(e).__name__}: {e}", now)
         return 0
-    if response.status_code == 409:
+    if response.status_code == 409 and _error_kind(response) == "SequenceError":
         held = _held_size(response)
-        if held is not None and held != start:
+        if held is not None and held < start and held <= own_size:
             with node.database.engine.begin() as conn:
                 _save(conn, peer.party, delivered_size=held, last_contact_at=format_time(now))
             log.info("peer %s holds %s of our log; resuming from there", peer.party, held)
@@ -160,37 +189,50 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
         return 0
     try:
         receipt = _parse_receipt(response.json(), node.party)
-        signed = SignedCheckpoint.from_text(str(payload["checkpoint"]))
-        if receipt.size != end:
-            raise VerificationError(f"receipt is for size {receipt.size}, not {end}")
-        receipt.cosignature.verify(signed.checkpoint, peer.key)
+        if receipt.size != run.checkpoint_size:
+            raise VerificationError(
+                f"receipt is for size {receipt.size}, not {run.checkpoint_size}"
+            )
+        if receipt.cosignature is None:
+            if receipt.held != run.end or run.complete:
+                raise VerificationError(f"peer holds {receipt.held} after a run to {run.end}")
+        else:
+            signed = SignedCheckpoint.from_text(str(run.payload["checkpoint"]))
+            receipt.cosignature.verify(signed.checkpoint, peer.key)
     except (DetenteError, ValueError, KeyError, TypeError) as e:
         _failed(node, state, f"{peer.party} sent an invalid receipt: {e}", now)
         return 0
     stamp = receipt.cosignature
     with node.database.engine.begin() as conn:
-        existing = [c for c in LogStore(conn, node.party).cosignatures() if c.size == end]
-        if not any(c.cosigner == stamp.name for c in existing):
-            LogStore(conn, node.party).add_cosignature(
-                end, stamp.name, stamp.timestamp, stamp.to_line()
-            )
-        _save(
-            conn,
-            peer.party,
-            delivered_size=end,
-            receipted_size=max(state.receipted_size, end),
-            attempts=0,
-            next_attempt_at=None,
-            last_error=None,
-            last_contact_at=format_time(now),
-        )
-    return end - start
+        values: dict[str, object] = {
+            "delivered_size": run.end,
+            "attempts": 0,
+            "next_attempt_at": None,
+            "last_error": None,
+            "last_contact_at": format_time(now),
+        }
+        if stamp is not None:
+            own = LogStore(conn, node.party)
+            size = run.checkpoint_size
+            if not any(c.size == size and c.cosigner == stamp.name for c in own.cosignatures()):
+                own.add_cosignature(size, stamp.name, stamp.timestamp, stamp.to_line())
+            values["receipted_size"] = max(state.receipted_size, size)
+        _save(conn, peer.party, **values)
+    return run.end - start
+
+
+def _error_kind(response: httpx.Response) -> str | None:
+    try:
+        kind = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    return kind if isinstance(kind, str) else None
 
 
 def _held_size(response: httpx.Response) -> int | None:
     try:
         held = response.json().get("held")
-    except ValueError:
+    except (ValueError, AttributeError):
         return None
     return held if isinstance(held, int) and held >= 0 else None
 
@@ -203,10 +245,15 @@ def _parse_receipt(data: object, party: str) -> Receipt:
     size = data.get("size")
     if not isinstance(size, int):
         raise ValueError("receipt size is not an integer")
+    line = data.get("cosignature")
+    held = data.get("held")
+    if not isinstance(held, int):
+        raise ValueError("receipt held is not an integer")
     return Receipt(
         party=party,
         size=size,
-        cosignature=Cosignature.from_line(str(data.get("cosignature"))),
+        cosignature=None if line is None else Cosignature.from_line(str(line)),
+        held=held,
         repeat=bool(data.get("repeat")),
     )
 

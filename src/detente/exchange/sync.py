@@ -77,6 +77,10 @@ def sync_from_peer(node: Node, peer: Peer, client: httpx.Client) -> SyncResult:
             raise ConsistencyError(
                 f"{party}'s newest checkpoint ({size}) is behind the one held ({old.size})"
             )
+        if size == old.size and signed.checkpoint.root != old.root:
+            raise ConsistencyError(
+                f"{party}'s checkpoint {size} has another root than the one held at that size"
+            )
         if size > old.size:
             proof_data = _get(client, peer, f"{base}/proofs/consistency", old=old.size, new=size)
             proof = [base64.b64decode(h, validate=True) for h in proof_data.get("proof", [])]

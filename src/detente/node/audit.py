@@ -144,6 +144,7 @@ class _Run:
     verifier: str
     start: int
     stop: int
+    holder: str = ""
 
 
 def _read_run(conn: Connection, run: _Run) -> list[Row]:
@@ -167,6 +168,7 @@ def _check(conn: Connection, run: _Run) -> RunResult:
         key=_verifier(run.verifier),
         start=run.start,
         stop=run.stop,
+        holder=run.holder or None,
     )
 
 
@@ -208,6 +210,7 @@ def _audit_entries(
             verifier=key.to_text(),
             start=start,
             stop=min(start + _CHUNK, total),
+            holder=node.party,
         )
         for start in range(0, total, _CHUNK)
     ]

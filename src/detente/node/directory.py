@@ -240,7 +240,7 @@ class Node:
 
     def save_config(self, config: NodeConfig) -> None:
         """Replace ``config.toml`` atomically and use the new configuration."""
-        _write_atomic(self.directory / CONFIG_FILE, config.to_toml(), mode=0o644)
+        _write_atomic(self.directory / CONFIG_FILE, config.to_toml(), mode=0o600)
         self.config = config
 
     def close(self) -> None:
@@ -257,6 +257,7 @@ def env_passphrase() -> bytes | None:
 def _write_atomic(path: Path, text: str, *, mode: int) -> None:
     temp = path.with_name(f".{path.name}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(fd, mode)  # a leftover temp file keeps its old mode otherwise
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
@@ -291,7 +292,7 @@ def init_node(
             f"party {party!r} is not a party of {agreement.name} "
             f"(parties: {', '.join(sorted(agreement.party_ids()))})"
         )
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     if (directory / CONFIG_FILE).exists() or (directory / KEY_FILE).exists():
         raise ConfigError(f"{directory}: already holds a node; refusing to overwrite it")
     reference = agreement_ref
@@ -310,7 +311,12 @@ def init_node(
     )
     save_signing_key(directory / KEY_FILE, key, passphrase=passphrase)
     database = open_database(_database_url(directory, config))
-    _write_atomic(directory / CONFIG_FILE, config.to_toml(), mode=0o644)
+    if not database_url:
+        # The record is not secret from its peers, but it is this party's own:
+        # the SQLite file (and the WAL files SQLite derives from it) owner-only.
+        (directory / DB_FILE).chmod(0o600)
+    # config.toml may hold a database URL with a password.
+    _write_atomic(directory / CONFIG_FILE, config.to_toml(), mode=0o600)
     node = Node(directory, config, agreement, database, passphrase=lambda: passphrase, clock=clock)
     node._key = key
     return node

@@ -55,8 +55,12 @@ def check_run(
     key: VerifierKey,
     start: int,
     stop: int,
+    holder: str | None = None,
 ) -> RunResult:
     """Check the run ``[start, stop)`` of entries of ``party``'s log.
+
+    ``holder`` is the party whose node holds the rows: it must hold the body
+    of every entry of its own log and of every entry addressed to it.
 
     Each entry is parsed (and must be canonical), its signature checked under
     ``key``, its place (sender, seq, agreement) and body hash checked, its
@@ -86,6 +90,8 @@ def check_run(
             return result(f"{where}: stored here, but its header says {header.sender}:{header.seq}")
         if header.agreement != agreement_id:
             return result(f"{where}: made under another agreement")
+        if body is None and holder is not None and (holder == party or holder in header.to):
+            return result(f"{where}: the body is missing")
         if body is not None:
             if len(body) != header.body_len or (
                 hashlib.sha256(body).hexdigest() != header.body_sha256
