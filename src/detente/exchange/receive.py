@@ -82,12 +82,16 @@ def record_evidence(node: Node, *, party: str, kind: str, detail: str, data: byt
     """Keep what contradicts the record, in a transaction of its own.
 
     A sender retrying the same refused delivery is not stored again: the
-    same party, kind and finding (which names the position) is kept once.
+    same party, kind, finding and bytes are kept once; a different fork at
+    the same position is kept beside the first.
     """
     with node.database.engine.begin() as conn:
         seen = conn.execute(
             select(evidence.c.id).where(
-                evidence.c.party == party, evidence.c.kind == kind, evidence.c.detail == detail
+                evidence.c.party == party,
+                evidence.c.kind == kind,
+                evidence.c.detail == detail,
+                evidence.c.data == data,
             )
         ).first()
         if seen is not None:

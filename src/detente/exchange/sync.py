@@ -105,7 +105,13 @@ def sync_from_peer(node: Node, peer: Peer, client: httpx.Client) -> SyncResult:
                     None if body is None else base64.b64decode(body, validate=True),
                 )
             )
+    if len(entries) != size - held:
+        raise InputError(
+            f"{party} served {len(entries)} entries of the {size - held} its checkpoint covers"
+        )
     receipt = receive_delivery(
         node, Delivery(sender=party, checkpoint=signed.to_text(), entries=entries)
     )
+    if receipt.cosignature is None:  # pragma: no cover - every entry up to size was admitted
+        raise ConsistencyError(f"{party}'s log was not complete up to its checkpoint {size}")
     return SyncResult(party, held, size, len(entries), checked_from, receipt)
