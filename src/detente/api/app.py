@@ -44,6 +44,7 @@ from detente.errors import (
 from detente.exchange.httpsig import DatabaseReplayGuard, PeerAuth, RequestVerifier
 from detente.exchange.sender import Sender
 from detente.node.directory import Node
+from detente.node.operators import VerificationCache
 from detente.record.envelope import format_time
 from detente.store.logs import LogStore
 from detente.store.schema import audit_trail
@@ -126,6 +127,7 @@ def create_app(
     app.state.node = node
     app.state.sender = None
     app.state.public_url = public_url
+    app.state.token_cache = VerificationCache()
     app.state.verifier = RequestVerifier(
         keys=peer_key, replay=DatabaseReplayGuard(node.database.engine)
     )

@@ -85,7 +85,8 @@ def _operator(request: Request, authorization: Annotated[str | None, Header()] =
     if not authorization or not authorization.startswith("Bearer "):
         raise AuthenticationError("operator endpoints need an 'Authorization: Bearer' token")
     node: Node = request.app.state.node
-    return authenticate(node, authorization.removeprefix("Bearer ").strip())
+    token = authorization.removeprefix("Bearer ").strip()
+    return authenticate(node, token, cache=request.app.state.token_cache)
 
 
 OperatorAuth = Annotated[Operator, Depends(_operator)]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
@@ -67,7 +68,8 @@ async def submit(
         exercise=message.exercise,
     )
     key = (operator.name, idempotency_key) if idempotency_key else None
-    result = LogWriter(node).append([draft], idempotency=key)
+    # The append is blocking database work: off the event loop.
+    result = await run_in_threadpool(LogWriter(node).append, [draft], idempotency=key)
     sender = getattr(request.app.state, "sender", None)
     if sender is not None:
         sender.wake()

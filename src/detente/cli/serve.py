@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -38,6 +39,12 @@ def serve(
         url = public_url or f"http://{host}:{port}"
         app = create_app(node, sender_interval=interval, public_url=url)
         out.print(f"node [bold]{node.party}[/] ({node.agreement.name}) on http://{host}:{port}")
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        # uvicorn re-raises SIGTERM after its graceful shutdown, which would end
+        # the process before the database is closed; take SIGINT's path instead.
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     finally:
         node.close()
