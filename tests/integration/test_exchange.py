@@ -479,3 +479,25 @@ def test_the_same_entry_twice_in_one_delivery_is_not_a_fork(network, clock):
     assert response.status_code == 200, response.text
     with nodes["ru"].database.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(evidence)).scalar_one() == 0
+
+
+def test_concurrent_submissions_all_land_without_gaps(network):
+    from concurrent.futures import ThreadPoolExecutor
+
+    nodes, clients, tokens, _, _ = network
+    url = network.served["us"].url
+    headers = {"Authorization": f"Bearer {tokens['us']}"}
+
+    def one(i):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            return client.post(
+                "/v1/messages",
+                json={"type": "message", "body": {"text": f"parallel {i}"}, "to": ["ru"]},
+                headers=headers,
+            )
+
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(one, range(40)))
+    assert [r.status_code for r in responses] == [201] * 40
+    assert sorted(r.json()["seq"] for r in responses) == list(range(40))
+    assert audit_node(nodes["us"], workers=1).ok

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from detente.errors import AuthenticationError, TooLargeError
 from detente.exchange.httpsig import RequestVerifier
@@ -67,12 +69,16 @@ async def _signed_peer(request: Request) -> PeerRequest:
     body = await read_limited(request, MAX_PEER_BODY)
     verifier: RequestVerifier = request.app.state.verifier
     node: Node = request.app.state.node
-    party = verifier.verify(
-        method=request.method,
-        url=_signed_url(request),
-        headers=request.headers,
-        body=body,
-        now=node.clock(),
+    # Verification ends in a durable nonce write: off the event loop.
+    party = await run_in_threadpool(
+        functools.partial(
+            verifier.verify,
+            method=request.method,
+            url=_signed_url(request),
+            headers=request.headers,
+            body=body,
+            now=node.clock(),
+        )
     )
     request.state.peer = party
     return PeerRequest(party, body)

@@ -35,7 +35,7 @@ from detente.record.admission import Admission, LogTip, admit
 from detente.record.checkpoint import Cosignature, SignedCheckpoint, cosign, origin_for
 from detente.record.envelope import ZERO_HASH, Envelope, format_time
 from detente.store.logs import LogStore
-from detente.store.schema import cosignatures, evidence
+from detente.store.schema import evidence
 from detente.store.tree import StoredTree
 
 __all__ = ["Delivery", "Receipt", "receive_delivery", "record_evidence"]
@@ -233,14 +233,8 @@ def _receive(
 
 
 def _own_cosignature(conn: Connection, node: Node, party: str, size: int) -> Cosignature | None:
-    line = conn.execute(
-        select(cosignatures.c.line).where(
-            cosignatures.c.party == party,
-            cosignatures.c.size == size,
-            cosignatures.c.cosigner == node.config.key_name,
-        )
-    ).scalar_one_or_none()
-    return None if line is None else Cosignature.from_line(str(line))
+    held = LogStore(conn, party).cosignature(size, node.config.key_name)
+    return None if held is None else Cosignature.from_line(held.line)
 
 
 def verify_receipt_for(

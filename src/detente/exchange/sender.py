@@ -214,7 +214,7 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
         if stamp is not None:
             own = LogStore(conn, node.party)
             size = run.checkpoint_size
-            if not any(c.size == size and c.cosigner == stamp.name for c in own.cosignatures()):
+            if own.cosignature(size, stamp.name) is None:
                 own.add_cosignature(size, stamp.name, stamp.timestamp, stamp.to_line())
             values["receipted_size"] = max(state.receipted_size, size)
         _save(conn, peer.party, **values)
@@ -331,9 +331,10 @@ class Sender:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            # Clear first: a wake() during the round below then starts another.
+            self._wake.clear()
             try:
                 self.run_once()
             except Exception:  # noqa: BLE001 - the sender must outlive any one failure
                 log.exception("sender loop failed; retrying")
             self._wake.wait(self._interval)
-            self._wake.clear()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -193,6 +194,9 @@ class Node:
         self.clock = clock
         self._passphrase = passphrase
         self._key: SigningKey | None = None
+        # One writer of the own log at a time in this process (API threads,
+        # the CLI); another process appending at once gets a StoreError.
+        self.write_lock = threading.Lock()
         try:
             self._verifier = VerifierKey.from_text(config.verifier_key)
         except EncodingError as e:

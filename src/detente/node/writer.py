@@ -81,7 +81,7 @@ class LogWriter:
             raise InputError("nothing to append")
         node = self._node
         try:
-            with node.database.engine.begin() as conn:
+            with node.write_lock, node.database.engine.begin() as conn:
                 if idempotency is not None:
                     earlier = self._earlier(conn, idempotency)
                     if earlier is not None:

@@ -160,6 +160,17 @@ class LogStore:
             )
         )
 
+    def cosignature(self, size: int, cosigner: str) -> StoredCosignature | None:
+        """The cosignature by ``cosigner`` on the checkpoint at ``size``, if held."""
+        row = self._conn.execute(
+            select(cosignatures.c.timestamp, cosignatures.c.line).where(
+                cosignatures.c.party == self.party,
+                cosignatures.c.size == size,
+                cosignatures.c.cosigner == cosigner,
+            )
+        ).first()
+        return None if row is None else StoredCosignature(size, cosigner, int(row[0]), str(row[1]))
+
     def cosignatures(self) -> list[StoredCosignature]:
         """Every stored cosignature of this log, by size then cosigner."""
         rows = self._conn.execute(
