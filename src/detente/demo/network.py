@@ -334,7 +334,8 @@ def _verify_everything(story: Story, network: _Network, workdir: Path) -> None:
 
 def _summary(network: _Network) -> None:
     table = Table(title="summary", title_justify="left")
-    for column in ("node", "own log", "mirrors", "receipted by peers", "refused", "evidence"):
+    columns = ("node", "own log", "mirrors", "delivered to", "receipted by", "refused", "evidence")
+    for column in columns:
         table.add_column(column)
     for party in PARTIES:
         peers = network.api(party, "GET", "/v1/peers")
@@ -342,6 +343,7 @@ def _summary(network: _Network) -> None:
             NAMES[party],
             str(peers["log_size"]),
             ", ".join(f"{p['party']} {p['mirrored_size']}" for p in peers["peers"]),
+            ", ".join(f"{p['party']} {p['delivered_size']}" for p in peers["peers"]),
             ", ".join(f"{p['party']} {p['receipted_size']}" for p in peers["peers"]),
             str(_count(network.nodes[party].directory, "audit_trail")),
             str(_count(network.nodes[party].directory, "evidence")),
