@@ -37,7 +37,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
@@ -56,6 +55,7 @@ from typing import Any
 
 import httpx
 
+from _report import Report
 from detente.exchange.receive import Delivery, receive_delivery
 from detente.node import Node, Peer, init_node, open_node
 from detente.node.operators import Role, add_operator, authenticate
@@ -457,28 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.envelopes, args.submits, args.trips = 2_000, 200, 50
     cores = os.cpu_count() or 1
-    rows: list[dict[str, Any]] = []
-
-    def row(
-        figure: str,
-        ours: float,
-        reference: float | None,
-        ref_name: str,
-        ratio: float | None,
-        goal: str,
-        met: bool | None,
-    ) -> None:
-        rows.append(
-            {
-                "figure": figure,
-                "ours": ours,
-                "reference": reference,
-                "reference_name": ref_name,
-                "ratio": ratio,
-                "goal": goal,
-                "met": met,
-            }
-        )
+    report = Report()
+    row = report.row
 
     watched = {"API": "GET /v1/peers", "database": "us's SQLite"}
     with tempfile.TemporaryDirectory(prefix="detente-bench-") as tmp, ExitStack() as servers:
@@ -548,19 +528,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.json:
         sizes = {"envelopes": args.envelopes, "submits": args.submits, "trips": args.trips}
-        print(json.dumps({**sizes, "cores": cores, "rows": rows, "notes": notes}, indent=2))
+        report.print_json(**sizes, cores=cores, notes=notes)
         return 0
-    print(
+    report.print_table(
         f"exchange benchmark: {args.envelopes:,} envelopes, {args.submits:,} submits, "
         f"{args.trips} round trips, {cores} cores, loopback, SQLite synchronous=FULL"
     )
-    print(f"{'figure':52} {'ours':>10} {'reference':>10} {'ratio':>6}  goal             met")
-    for r in rows:
-        shown = "" if r["reference"] is None else f"{r['reference']:10,.1f}"
-        ratio = "" if r["ratio"] is None else f"{r['ratio']:6.2f}"
-        met = {True: "yes", False: "NO", None: "n/a"}[r["met"]]
-        print(f"{r['figure']:52} {r['ours']:10,.1f} {shown:>10} {ratio:>6}  {r['goal']:16} {met}")
-        print(f"{'':52} {'':10} {r['reference_name']}")
     for where, delivery in notes["delivery"].items():
         cpu = ""
         if delivery["us_cpu_s"] is not None and delivery["ru_cpu_s"] is not None:

@@ -19,17 +19,16 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from _report import Report
 from detente.node import init_node, open_node
 from detente.node.audit import audit_node
 from detente.node.writer import Draft, LogWriter
@@ -174,28 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.entries, args.samples = 20_000, 200
     cores = os.cpu_count() or 1
-    rows: list[dict[str, Any]] = []
-
-    def row(
-        figure: str,
-        ours: float,
-        reference: float | None,
-        ref_name: str,
-        ratio: float | None,
-        goal: str,
-        met: bool | None,
-    ) -> None:
-        rows.append(
-            {
-                "figure": figure,
-                "ours": ours,
-                "reference": reference,
-                "reference_name": ref_name,
-                "ratio": ratio,
-                "goal": goal,
-                "met": met,
-            }
-        )
+    report = Report()
+    row = report.row
 
     with tempfile.TemporaryDirectory(prefix="detente-bench-") as tmp:
         directory = Path(tmp) / "us"
@@ -242,16 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     if args.json:
-        print(json.dumps({"entries": args.entries, "cores": cores, "rows": rows}, indent=2))
+        report.print_json(entries=args.entries, cores=cores)
         return 0
-    print(f"record benchmark: {args.entries:,} entries, batch {args.batch}, {cores} cores")
-    print(f"{'figure':52} {'ours':>12} {'reference':>12} {'ratio':>7}  goal               met")
-    for r in rows:
-        ref = "" if r["reference"] is None else f"{r['reference']:12,.1f}"
-        ratio = "" if r["ratio"] is None else f"{r['ratio']:7.2f}"
-        met = {True: "yes", False: "NO", None: "n/a"}[r["met"]]
-        print(f"{r['figure']:52} {r['ours']:12,.1f} {ref:>12} {ratio:>7}  {r['goal']:18} {met}")
-        print(f"{'':52} {'':12} {r['reference_name']}")
+    report.print_table(
+        f"record benchmark: {args.entries:,} entries, batch {args.batch}, {cores} cores"
+    )
     return 0
 
 
