@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import replace
 
 import httpx
 import pytest
@@ -19,13 +18,12 @@ from typer.testing import CliRunner
 
 from detente.cli.app import app as cli
 from detente.errors import DetenteError, UnknownKeyError
-from detente.exchange.httpsig import PeerAuth, sign_request
+from detente.exchange.httpsig import PeerAuth
 from detente.exchange.receipts import verify_receipt
-from detente.exchange.sender import Sender, delivery_states
+from detente.exchange.sender import delivery_states
 from detente.exchange.sync import sync_from_peer
 from detente.node import init_node, open_node
 from detente.node.audit import audit_node
-from detente.node.directory import Peer
 from detente.node.operators import Role, add_operator
 from detente.node.writer import Draft, LogWriter
 from detente.record.checkpoint import Checkpoint, origin_for
@@ -33,71 +31,9 @@ from detente.record.envelope import ZERO_HASH, Envelope, seal
 from detente.record.merkle import MerkleTree
 from detente.store.logs import LogStore
 from detente.store.schema import audit_trail, evidence
-from tests.fakes.servers import Router, ServedNode, free_port
-
-PARTIES = ("us", "nato", "ru")
-
-
-@pytest.fixture
-def network(tmp_path, clock, database_url):
-    """Three nodes that know each other, served on loopback, with operators and senders."""
-    nodes = {}
-    for party in PARTIES:
-        url = database_url if party == "us" and not database_url.startswith("sqlite") else ""
-        nodes[party] = init_node(
-            tmp_path / party,
-            party=party,
-            agreement_ref="security-replies-2022",
-            database_url=url,
-            clock=clock,
-        )
-    ports = {party: free_port() for party in PARTIES}
-    for party, node in nodes.items():
-        peers = tuple(
-            Peer(party=other, url=f"http://127.0.0.1:{ports[other]}", key=nodes[other].verifier)
-            for other in PARTIES
-            if other != party
-        )
-        node.save_config(replace(node.config, peers=peers))
-    served = {p: ServedNode(n, ports[p], start_sender=False).start() for p, n in nodes.items()}
-    router = Router()
-    clients = {p: httpx.Client(base_url=s.url, timeout=30) for p, s in served.items()}
-    tokens = {p: add_operator(n, "officer", Role.operator)[1] for p, n in nodes.items()}
-    senders = {
-        party: Sender(
-            node, client=httpx.Client(transport=router, auth=PeerAuth(node.key, party, node.clock))
-        )
-        for party, node in nodes.items()
-    }
-    yield Network(nodes, clients, tokens, senders, router, served, ports)
-    for client in clients.values():
-        client.close()
-    for sender in senders.values():
-        sender.close()
-    router.close()
-    for server in served.values():
-        server.stop()
-    for node in nodes.values():
-        node.close()
-
-
-class Network:
-    def __init__(self, nodes, clients, tokens, senders, router, served, ports):
-        self.nodes, self.clients, self.tokens = nodes, clients, tokens
-        self.senders, self.router, self.served, self.ports = senders, router, served, ports
-
-    def __iter__(self):
-        return iter((self.nodes, self.clients, self.tokens, self.senders, self.router))
-
-
-def submit(clients, tokens, party, body, *, to, key=None, type_="message"):
-    headers = {"Authorization": f"Bearer {tokens[party]}"}
-    if key:
-        headers["Idempotency-Key"] = key
-    response = clients[party].post(
-        "/v1/messages", json={"type": type_, "body": body, "to": to}, headers=headers
-    )
-    return response
+from tests.fakes.network import b64 as _b64
+from tests.fakes.network import signed_post as _signed_post
+from tests.fakes.network import submit
 
 
 def test_messages_reach_recipients_with_receipts(network):
@@ -183,18 +119,6 @@ def test_a_node_that_was_down_catches_up(network, clock):
         assert mirror.size() == 5
         bodies = [json.loads(mirror.body(i))["text"] for i in range(5)]
     assert bodies == [f"while down {i}" for i in range(5)]
-
-
-def _b64(data):
-    return base64.b64encode(data).decode()
-
-
-def _signed_post(node, party, url, payload: bytes, clock):
-    request = httpx.Request(
-        "POST", url, content=payload, headers={"content-type": "application/json"}
-    )
-    sign_request(request, key=node.key, key_id=party, now=clock())
-    return request
 
 
 def test_hostile_requests_are_refused_and_audited(network, clock, tmp_path):

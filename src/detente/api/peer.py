@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from detente.api.deps import CurrentNode, SignedPeerRequest
 from detente.errors import EncodingError, InputError, PermissionDeniedError
+from detente.exchange.gossip import MAX_GOSSIP_PARTIES, receive_gossip
 from detente.exchange.receive import MAX_ENTRIES_PER_DELIVERY, Delivery, receive_delivery
 from detente.record.envelope import Envelope
 from detente.store.logs import LogStore
@@ -96,6 +97,23 @@ def receive(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
         node, Delivery(sender=delivery.sender, checkpoint=delivery.checkpoint, entries=entries)
     )
     return receipt.to_json()
+
+
+class GossipIn(BaseModel):
+    """The newest checkpoint the caller holds of each party's log."""
+
+    model_config = ConfigDict(extra="forbid")
+    checkpoints: dict[str, str] = Field(max_length=MAX_GOSSIP_PARTIES)
+
+
+@router.post("/gossip")
+def gossip(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
+    """Compare checkpoints: check the caller's against what is held, answer with ours."""
+    try:
+        sent = GossipIn.model_validate_json(request.body)
+    except ValueError as e:
+        raise InputError(f"gossip: {str(e).splitlines()[0]}") from e
+    return {"checkpoints": receive_gossip(node, source=request.party, notes=sent.checkpoints)}
 
 
 @router.get("/logs/{party}/checkpoint")

@@ -22,6 +22,8 @@ from detente.cli._output import (
     print_table,
 )
 from detente.cli.agreement import agreement_app
+from detente.cli.alarms import alarms_app
+from detente.cli.evidence import evidence_app
 from detente.cli.keys import keys_app
 from detente.cli.log import log_app
 from detente.cli.operator import operator_app
@@ -44,6 +46,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(agreement_app, name="agreement")
+app.add_typer(alarms_app, name="alarms")
+app.add_typer(evidence_app, name="evidence")
 app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
 app.add_typer(operator_app, name="operator")

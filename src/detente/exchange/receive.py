@@ -30,6 +30,7 @@ from detente.errors import (
     UnknownKeyError,
     VerificationError,
 )
+from detente.node.alarms import raise_alarm
 from detente.node.directory import Node
 from detente.record.admission import Admission, LogTip, admit
 from detente.record.checkpoint import Cosignature, SignedCheckpoint, cosign, origin_for
@@ -105,6 +106,7 @@ def record_evidence(node: Node, *, party: str, kind: str, detail: str, data: byt
                 received_at=format_time(node.clock()),
             )
         )
+    raise_alarm(node, kind=kind, party=party, detail=detail)
 
 
 def receive_delivery(node: Node, delivery: Delivery) -> Receipt:

@@ -14,7 +14,7 @@ import base64
 import logging
 import random
 import threading
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import Connection, insert, select, update
 
 from detente.errors import DetenteError, VerificationError
+from detente.exchange.gossip import gossip_round
 from detente.exchange.receive import Receipt
 from detente.node.directory import Node, Peer
 from detente.record.checkpoint import Cosignature, SignedCheckpoint
@@ -281,11 +282,13 @@ class Sender:
         *,
         client: httpx.Client,
         interval: float = 1.0,
-        sleep: Callable[[float], None] | None = None,
+        gossip_every: float = 5.0,
     ) -> None:
         self._node = node
         self._client = client
         self._interval = interval
+        self._gossip_every = gossip_every
+        self._last_gossip = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -335,6 +338,9 @@ class Sender:
             self._wake.clear()
             try:
                 self.run_once()
+                if time.monotonic() - self._last_gossip >= self._gossip_every:
+                    self._last_gossip = time.monotonic()
+                    gossip_round(self._node, self._client)
             except Exception:  # noqa: BLE001 - the sender must outlive any one failure
                 log.exception("sender loop failed; retrying")
             self._wake.wait(self._interval)

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "alarms",
     "audit_trail",
     "bodies",
     "checkpoints",
@@ -29,6 +30,7 @@ __all__ = [
     "deliveries",
     "entries",
     "evidence",
+    "gossip_seen",
     "idempotency",
     "metadata",
     "nonces",
@@ -162,4 +164,32 @@ audit_trail = Table(
     Column("path", String(512), nullable=False),
     Column("status", Integer, nullable=False),
     Column("reason", Text, nullable=False),
+)
+
+# --- Honesty (migration 0003) ---
+
+# What is wrong and needs a person: kept until an admin acknowledges it.
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("raised_at", String(40), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("party", String(PARTY), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("evidence", Text, nullable=True),
+    Column("acknowledged_at", String(40), nullable=True),
+    Column("acknowledged_by", String(64), nullable=True),
+)
+
+# The newest checkpoint of each party each peer has gossiped, kept until the
+# mirror has caught up far enough to check it.
+gossip_seen = Table(
+    "gossip_seen",
+    metadata,
+    Column("party", String(PARTY), primary_key=True),
+    Column("source", String(PARTY), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("seen_at", String(40), nullable=False),
 )

@@ -1,0 +1,105 @@
+"""Gossip catches a party that shows two histories, with evidence anyone can check."""
+
+from __future__ import annotations
+
+import shutil
+
+import httpx
+import pytest
+
+from detente.exchange.gossip import gossip_round
+from detente.exchange.httpsig import PeerAuth
+from detente.exchange.sender import deliver_once
+from detente.node import open_node
+from detente.node.alarms import acknowledge, list_alarms
+from detente.node.writer import Draft, LogWriter
+from detente.record.evidence import verify_evidence
+from tests.fakes.network import submit
+
+
+def _fork_russia(network, tmp_path, clock):
+    """Russia's node and a copy of its directory, both with Russia's key."""
+    nodes = network.nodes
+    copy = tmp_path / "ru-fork"
+    shutil.copytree(nodes["ru"].directory, copy)
+    return open_node(copy, clock=clock)
+
+
+def _deliver(node, party, network):
+    client = httpx.Client(transport=network.router, auth=PeerAuth(node.key, node.party, node.clock))
+    try:
+        return deliver_once(node, node.config.peer(party), client)
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("sizes", ["equal", "different"])
+def test_two_histories_are_caught_with_portable_evidence(network, tmp_path, clock, sizes):
+    nodes = network.nodes
+    if nodes["ru"].database.dialect != "sqlite":
+        pytest.skip("forking a node by copying its directory needs SQLite")
+    fork = _fork_russia(network, tmp_path, clock)
+    try:
+        # Russia tells the United States one history ...
+        drafts = [Draft(type="message", body={"text": "history A"}, to=("us",))]
+        if sizes == "different":
+            drafts.append(Draft(type="message", body={"text": "history A, more"}, to=("us",)))
+        LogWriter(nodes["ru"]).append(drafts)
+        assert _deliver(nodes["ru"], "us", network) == len(drafts)
+        # ... and NATO another, from the forked copy of its node.
+        LogWriter(fork).append([Draft(type="message", body={"text": "history B"}, to=("nato",))])
+        assert _deliver(fork, "nato", network) == 1
+    finally:
+        fork.close()
+
+    for party in ("us", "nato"):
+        gossip_round(nodes[party], network.senders[party]._client)
+
+    caught = {
+        party: [a for a in list_alarms(nodes[party]) if a.kind == "equivocation"]
+        for party in ("us", "nato")
+    }
+    # The node whose mirror reaches the other checkpoint's size can prove it.
+    assert caught["us"], "the United States holds the longer (or equal) history"
+    alarm = caught["us"][0]
+    assert alarm.party == "ru"
+    proof = verify_evidence(alarm.evidence, key=nodes["ru"].verifier)
+    assert proof.origin.endswith("/ru")
+    if sizes == "equal":
+        assert caught["nato"]
+        verify_evidence(caught["nato"][0].evidence, key=nodes["ru"].verifier)
+    # Kept until an admin acknowledges it.
+    acknowledge(nodes["us"], alarm.id, by="admin")
+    assert all(a.id != alarm.id for a in list_alarms(nodes["us"]))
+
+
+def test_honest_gossip_raises_nothing(network):
+    nodes, clients, tokens, senders, _ = network
+    submit(clients, tokens, "us", {"text": "plain"}, to=["ru"])
+    submit(clients, tokens, "ru", {"text": "reply"}, to=["us"])
+    for sender in senders.values():
+        sender.run_once()
+    for party, node in nodes.items():
+        assert gossip_round(node, senders[party]._client) == 2
+    for node in nodes.values():
+        assert list_alarms(node) == []
+
+
+def test_alarms_through_the_api_need_an_admin_to_acknowledge(network):
+    from detente.node.alarms import raise_alarm
+    from detente.node.operators import Role, add_operator
+
+    nodes, clients, tokens, _, _ = network
+    assert raise_alarm(nodes["us"], kind="equivocation", party="ru", detail="test")
+    assert not raise_alarm(nodes["us"], kind="equivocation", party="ru", detail="test")
+    headers = {"Authorization": f"Bearer {tokens['us']}"}
+    listed = clients["us"].get("/v1/alarms", headers=headers).json()["alarms"]
+    assert [a["detail"] for a in listed] == ["test"]
+    refused = clients["us"].post(f"/v1/alarms/{listed[0]['id']}/acknowledge", headers=headers)
+    assert refused.status_code == 403
+    admin = add_operator(nodes["us"], "chief", Role.admin)[1]
+    done = clients["us"].post(
+        f"/v1/alarms/{listed[0]['id']}/acknowledge", headers={"Authorization": f"Bearer {admin}"}
+    )
+    assert done.status_code == 200 and done.json()["acknowledged_by"] == "chief"
+    assert clients["us"].get("/v1/alarms", headers=headers).json()["alarms"] == []
