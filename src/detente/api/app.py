@@ -81,6 +81,7 @@ def create_app(
     start_sender: bool = True,
     peer_client: httpx.Client | None = None,
     sender_interval: float = 1.0,
+    gossip_interval: float = 5.0,
     public_url: str | None = None,
 ) -> FastAPI:
     """Build the API of ``node``; with ``start_sender``, deliver in the background.
@@ -102,7 +103,9 @@ def create_app(
             client = client or httpx.Client(
                 auth=PeerAuth(node.key, node.party, node.clock), timeout=30.0
             )
-            sender = Sender(node, client=client, interval=sender_interval)
+            sender = Sender(
+                node, client=client, interval=sender_interval, gossip_every=gossip_interval
+            )
             app.state.sender = sender
             sender.start()
         try:

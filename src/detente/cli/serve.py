@@ -24,6 +24,9 @@ def serve(
     interval: Annotated[
         float, typer.Option("--retry-interval", help="Seconds between delivery rounds.")
     ] = 1.0,
+    gossip: Annotated[
+        float, typer.Option("--gossip-interval", help="Seconds between gossip rounds.")
+    ] = 5.0,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -37,7 +40,7 @@ def serve(
     try:
         _ = node.key  # unlock before serving, not on the first request
         url = public_url or f"http://{host}:{port}"
-        app = create_app(node, sender_interval=interval, public_url=url)
+        app = create_app(node, sender_interval=interval, gossip_interval=gossip, public_url=url)
         out.print(f"node [bold]{node.party}[/] ({node.agreement.name}) on http://{host}:{port}")
         # uvicorn re-raises SIGTERM after its graceful shutdown, which would end
         # the process before the database is closed; take SIGINT's path instead.

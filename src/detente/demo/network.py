@@ -12,6 +12,7 @@ shown until Ctrl-C.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,6 +77,8 @@ class _Node:
                 str(self.port),
                 "--retry-interval",
                 "0.2",
+                "--gossip-interval",
+                "1",
             ],
             stdout=log,
             stderr=log,
@@ -176,6 +180,7 @@ def _tell(story: Story, network: _Network, workdir: Path) -> None:
     _setting_up(story, network)
     _first_traffic(story, network)
     _going_dark(story, network)
+    _someone_cheats(story, network, workdir)
     _verify_everything(story, network, workdir)
 
 
@@ -305,6 +310,68 @@ def _going_dark(story: Story, network: _Network) -> None:
     )
 
 
+def _someone_cheats(story: Story, network: _Network, workdir: Path) -> None:
+    story.chapter(
+        "Someone cheats",
+        "Russia's node is copied, and the two copies, holding the same key, tell the\n"
+        "United States and NATO different histories. Each history on its own is valid.\n"
+        "The peers compare checkpoints (gossip) and catch it, with evidence anyone can\n"
+        "check with Russia's public key alone.",
+    )
+    ru = network.nodes["ru"]
+    ru.stop()
+    fork = _Node("ru", workdir / "ru-fork", _free_port(), token=ru.token)
+    shutil.copytree(ru.directory, fork.directory)
+    _only_peer(ru.directory, "us")
+    _only_peer(fork.directory, "nato")
+
+    ru.start()
+    fork.start()
+    network.nodes["ru-fork"] = fork
+    console.print("  two copies of Russia's node run, one talking to each peer")
+    network.send("ru", "To the United States: the exercise is cancelled.", ["us"])
+    network.send("ru-fork", "To NATO: the exercise goes ahead.", ["nato"])
+    caught: dict[str, list[dict[str, Any]]] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(caught) < 2:
+        for party in ("us", "nato"):
+            found = [
+                a
+                for a in network.api(party, "GET", "/v1/alarms")["alarms"]
+                if a["kind"] == "equivocation"
+            ]
+            if found:
+                caught[party] = found
+        time.sleep(0.2)
+    story.check(len(caught) == 2, "gossip raises an equivocation alarm on both honest nodes")
+    evidence_file = workdir / "equivocation.json"
+    evidence_file.write_text(json.dumps(caught["us"][0]["evidence"], indent=2))
+    verified = story.run("evidence", "verify", str(evidence_file), "--key", ru.verifier)
+    story.check("signed two histories" in verified, "the evidence verifies offline")
+    fork.stop()
+    del network.nodes["ru-fork"]
+
+
+def _only_peer(directory: Path, party: str) -> None:
+    """Make a node talk only to ``party``: the other peers' addresses lead nowhere.
+
+    Their keys stay, so the node can still verify what it holds of their logs.
+    """
+    from dataclasses import replace
+
+    from detente.node import open_node
+
+    node = open_node(directory)
+    try:
+        peers = tuple(
+            p if p.party == party else replace(p, url="http://127.0.0.1:9")
+            for p in node.config.peers
+        )
+        node.save_config(replace(node.config, peers=peers))
+    finally:
+        node.close()
+
+
 def _verify_everything(story: Story, network: _Network, workdir: Path) -> None:
     story.chapter(
         "Verify everything",
@@ -334,7 +401,7 @@ def _verify_everything(story: Story, network: _Network, workdir: Path) -> None:
 
 def _summary(network: _Network) -> None:
     table = Table(title="summary", title_justify="left")
-    columns = ("node", "own log", "mirrors", "delivered to", "receipted by", "refused", "evidence")
+    columns = ("node", "own log", "mirrors", "delivered to", "receipted by", "refused", "alarms")
     for column in columns:
         table.add_column(column)
     for party in PARTIES:
@@ -346,9 +413,15 @@ def _summary(network: _Network) -> None:
             ", ".join(f"{p['party']} {p['delivered_size']}" for p in peers["peers"]),
             ", ".join(f"{p['party']} {p['receipted_size']}" for p in peers["peers"]),
             str(_count(network.nodes[party].directory, "audit_trail")),
-            str(_count(network.nodes[party].directory, "evidence")),
+            ", ".join(a["kind"] for a in network.api(party, "GET", "/v1/alarms")["alarms"])
+            or "none",
         )
     console.print(table)
+
+
+def _kinds(alarms: list[dict[str, Any]]) -> str:
+    counts = Counter(a["kind"] for a in alarms)
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "none"
 
 
 def _count(directory: Path, table: str) -> int:

@@ -136,9 +136,7 @@ def _compare(
     if tree.root(checkpoint.size) == checkpoint.root:
         return None
     log_store = LogStore(conn, party)
-    held = [
-        (size, note) for size, note in log_store.checkpoints() if size >= checkpoint.size
-    ]
+    held = [(size, note) for size, note in log_store.checkpoints() if size >= checkpoint.size]
     detail = (
         f"{party} signed two histories: the checkpoint of size {checkpoint.size} "
         f"gossiped by {source} is not the log this node holds"
@@ -204,9 +202,7 @@ def gossip_round(node: Node, client: httpx.Client) -> int:
 
 def _gossip_with(node: Node, peer: Peer, client: httpx.Client, mine: dict[str, str]) -> int:
     try:
-        response = client.post(
-            f"{peer.url.rstrip('/')}/v1/peer/gossip", json={"checkpoints": mine}
-        )
+        response = client.post(f"{peer.url.rstrip('/')}/v1/peer/gossip", json={"checkpoints": mine})
     except httpx.HTTPError as e:
         log.info("gossip with %s failed: %s", peer.party, e)
         return 0
