@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from detente.api.deps import CurrentNode, OperatorAuth
 from detente.node.alarms import acknowledge, list_alarms
@@ -26,7 +26,9 @@ def alarms(
 
 
 @router.post("/{alarm_id}/acknowledge")
-def acknowledge_alarm(alarm_id: int, node: CurrentNode, operator: OperatorAuth) -> dict[str, Any]:
+def acknowledge_alarm(
+    alarm_id: Annotated[int, Path(ge=1, le=2**31 - 1)], node: CurrentNode, operator: OperatorAuth
+) -> dict[str, Any]:
     """Acknowledge an alarm; only an admin may."""
     require(operator, admin=True)
     return acknowledge(node, alarm_id, by=operator.name).to_json()

@@ -6,13 +6,14 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from detente.agreement import Priority
 from detente.api.deps import MAX_OPERATOR_BODY, CurrentNode, OperatorAuth, read_limited
+from detente.api.peer import MAX_SEQ
 from detente.errors import InputError
 from detente.exchange.sender import DeliveryState, delivery_states
 from detente.node.directory import Node
@@ -176,7 +177,12 @@ def outbox(
 
 
 @router.get("/outbox/{seq}/receipts/{peer}")
-def receipt(seq: int, peer: str, node: CurrentNode, operator: OperatorAuth) -> dict[str, Any]:
+def receipt(
+    seq: Annotated[int, Path(ge=0, le=MAX_SEQ)],
+    peer: Annotated[str, Path(max_length=64)],
+    node: CurrentNode,
+    operator: OperatorAuth,
+) -> dict[str, Any]:
     """The receipt ``peer`` gave for message ``seq``: checkable offline with two keys."""
     return receipt_for(node, seq=seq, peer=peer)
 

@@ -26,6 +26,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/peer", tags=["peer"])
 
+# Sizes and positions stay within what canonical JSON and both databases hold.
+MAX_SEQ = 2**53 - 1
+
 _MAX_RANGE = 1000
 
 
@@ -134,8 +137,8 @@ def entries(
     party: str,
     node: CurrentNode,
     request: SignedPeerRequest,
-    start: Annotated[int, Query(ge=0)],
-    stop: Annotated[int, Query(ge=0)],
+    start: Annotated[int, Query(ge=0, le=MAX_SEQ)],
+    stop: Annotated[int, Query(ge=0, le=MAX_SEQ)],
 ) -> dict[str, Any]:
     """Entries ``[start, stop)`` of ``party``'s log; bodies only to their recipients."""
     if stop <= start or stop - start > _MAX_RANGE:
@@ -161,8 +164,8 @@ def inclusion(
     party: str,
     node: CurrentNode,
     request: SignedPeerRequest,
-    index: Annotated[int, Query(ge=0)],
-    size: Annotated[int, Query(ge=1)],
+    index: Annotated[int, Query(ge=0, le=MAX_SEQ)],
+    size: Annotated[int, Query(ge=1, le=MAX_SEQ)],
 ) -> dict[str, Any]:
     """RFC 9162 inclusion proof of entry ``index`` in ``party``'s tree of ``size``."""
     with node.database.engine.connect() as conn:
@@ -179,8 +182,8 @@ def consistency(
     party: str,
     node: CurrentNode,
     request: SignedPeerRequest,
-    old: Annotated[int, Query(ge=1)],
-    new: Annotated[int, Query(ge=1)],
+    old: Annotated[int, Query(ge=1, le=MAX_SEQ)],
+    new: Annotated[int, Query(ge=1, le=MAX_SEQ)],
 ) -> dict[str, Any]:
     """RFC 9162 consistency proof between two sizes of ``party``'s tree."""
     if old > new:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from detente.errors import InputError, UnknownKeyError
+from detente.errors import InputError
 from detente.exchange.receipts import make_receipt
 from detente.node.directory import Node
 from detente.record.checkpoint import Cosignature
@@ -21,12 +21,12 @@ def receipt_for(node: Node, *, seq: int, peer: str) -> dict[str, Any]:
     entry, with the entry's inclusion proof in that checkpoint.
 
     Raises:
-        UnknownKeyError: ``peer`` is not a configured peer.
-        InputError: no such entry, or the peer has not receipted it yet.
+        InputError: ``peer`` is not a configured peer, no such entry, or the
+            peer has not receipted it yet.
     """
     configured = node.config.peer(peer)
     if configured is None:
-        raise UnknownKeyError(f"{peer!r} is not a peer of this node")
+        raise InputError(f"{peer!r} is not a peer of this node")
     with node.database.engine.connect() as conn:
         log = LogStore(conn, node.party)
         leaf = log.leaf(seq)
