@@ -103,3 +103,28 @@ def test_alarms_through_the_api_need_an_admin_to_acknowledge(network):
     )
     assert done.status_code == 200 and done.json()["acknowledged_by"] == "chief"
     assert clients["us"].get("/v1/alarms", headers=headers).json()["alarms"] == []
+
+
+def test_a_peer_that_goes_quiet_shows_as_stale(network, clock):
+    nodes, clients, tokens, senders, router = network
+    submit(clients, tokens, "ru", {"text": "hello"}, to=["us"])
+    senders["ru"].run_once()
+    gossip_round(nodes["us"], senders["us"]._client)
+    headers = {"Authorization": f"Bearer {tokens['us']}"}
+    peers = {p["party"]: p for p in clients["us"].get("/v1/peers", headers=headers).json()["peers"]}
+    assert peers["ru"]["fresh_at"] is not None and peers["ru"]["stale"] is False
+    # Russia's node goes silent for longer than the link-test interval (1 hour).
+    router.down.add(network.ports["ru"])
+    clock.advance(hours=1, minutes=1)
+    gossip_round(nodes["us"], senders["us"]._client)
+    peers = {p["party"]: p for p in clients["us"].get("/v1/peers", headers=headers).json()["peers"]}
+    assert peers["ru"]["stale"] is True
+    assert peers["nato"]["stale"] is False  # NATO answered this round
+    stale = [a for a in list_alarms(nodes["us"]) if a.kind == "stale_log"]
+    assert [a.party for a in stale] == ["ru"]
+    # It comes back: fresh again; the alarm stays until acknowledged.
+    router.down.discard(network.ports["ru"])
+    gossip_round(nodes["us"], senders["us"]._client)
+    peers = {p["party"]: p for p in clients["us"].get("/v1/peers", headers=headers).json()["peers"]}
+    assert peers["ru"]["stale"] is False
+    assert [a.kind for a in list_alarms(nodes["us"])] == ["stale_log"]

@@ -15,12 +15,13 @@ from detente.agreement import Priority
 from detente.api.deps import MAX_OPERATOR_BODY, CurrentNode, OperatorAuth, read_limited
 from detente.api.peer import MAX_SEQ
 from detente.errors import InputError
+from detente.exchange.freshness import fresh_since, stale_after
 from detente.exchange.sender import DeliveryState, delivery_states
 from detente.node.directory import Node
 from detente.node.operators import require
 from detente.node.receipts import receipt_for
 from detente.node.writer import Draft, LogWriter
-from detente.record.envelope import PRIORITIES, Envelope, parse_time
+from detente.record.envelope import PRIORITIES, Envelope, format_time, parse_time
 from detente.store.logs import LogStore, StoredCosignature
 
 __all__ = ["router"]
@@ -227,7 +228,8 @@ def _addressed(
 
 @router.get("/peers")
 def peers(node: CurrentNode, operator: OperatorAuth) -> dict[str, Any]:
-    """Each peer: where it answers, its key, delivery backlog and last contact."""
+    """Each peer: where it answers, its key, delivery backlog, last contact, freshness."""
+    now, limit = node.clock(), stale_after(node)
     with node.database.engine.connect() as conn:
         size = LogStore(conn, node.party).size()
         states = delivery_states(conn, node)
@@ -236,6 +238,7 @@ def peers(node: CurrentNode, operator: OperatorAuth) -> dict[str, Any]:
             state = states[peer.party]
             mirrored = LogStore(conn, peer.party)
             latest = mirrored.checkpoint()
+            fresh = fresh_since(node, peer.party)
             result.append(
                 {
                     "party": peer.party,
@@ -250,6 +253,8 @@ def peers(node: CurrentNode, operator: OperatorAuth) -> dict[str, Any]:
                     "last_contact_at": state.last_contact_at,
                     "mirrored_size": mirrored.size(),
                     "last_checkpoint_size": None if latest is None else latest[0],
+                    "fresh_at": None if fresh is None else format_time(fresh),
+                    "stale": fresh is not None and now - fresh > limit,
                 }
             )
     return {"party": node.party, "log_size": size, "peers": result}

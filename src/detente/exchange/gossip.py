@@ -31,6 +31,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from detente.crypto.keys import VerifierKey
 from detente.errors import DetenteError
+from detente.exchange.freshness import confirm_fresh, raise_stale
 from detente.node.alarms import raise_alarm
 from detente.node.directory import Node, Peer
 from detente.record.checkpoint import SignedCheckpoint, origin_for
@@ -197,6 +198,7 @@ def gossip_round(node: Node, client: httpx.Client) -> int:
     answered = 0
     for peer in node.config.peers:
         answered += _gossip_with(node, peer, client, mine)
+    raise_stale(node)
     return answered
 
 
@@ -216,5 +218,16 @@ def _gossip_with(node: Node, peer: Peer, client: httpx.Client, mine: dict[str, s
     if isinstance(theirs, dict):
         for party, note in list(theirs.items())[:MAX_GOSSIP_PARTIES]:
             if isinstance(party, str) and isinstance(note, str):
-                examine(node, party=party, note=note, source=peer.party)
+                raised = examine(node, party=party, note=note, source=peer.party)
+                if party == peer.party and raised is None:
+                    _fresh(node, peer, note)
     return 1
+
+
+def _fresh(node: Node, peer: Peer, note: str) -> None:
+    try:
+        signed = SignedCheckpoint.from_text(note)
+        signed.verify(peer.key)
+    except DetenteError:
+        return
+    confirm_fresh(node, party=peer.party, signed=signed)

@@ -54,11 +54,17 @@ class Alarm:
 def raise_alarm(
     node: Node, *, kind: str, party: str, detail: str, evidence: dict[str, Any] | None = None
 ) -> bool:
-    """Raise an alarm unless the same one is already held; True if it is new."""
+    """Raise an alarm unless the same one is still unacknowledged; True if raised.
+
+    Once acknowledged, the same condition arising again raises a new alarm.
+    """
     with node.database.engine.begin() as conn:
         seen = conn.execute(
             select(alarms.c.id).where(
-                alarms.c.kind == kind, alarms.c.party == party, alarms.c.detail == detail
+                alarms.c.kind == kind,
+                alarms.c.party == party,
+                alarms.c.detail == detail,
+                alarms.c.acknowledged_at.is_(None),
             )
         ).first()
         if seen is not None:

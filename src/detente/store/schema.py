@@ -30,6 +30,7 @@ __all__ = [
     "deliveries",
     "entries",
     "evidence",
+    "freshness",
     "gossip_seen",
     "idempotency",
     "metadata",
@@ -192,4 +193,15 @@ gossip_seen = Table(
     Column("size", BigInteger, nullable=False),
     Column("note", Text, nullable=False),
     Column("seen_at", String(40), nullable=False),
+)
+
+# When each peer last showed a checkpoint of its own log consistent with the
+# mirror, with this node's fresh cosignature on it (migration 0004).
+freshness = Table(
+    "freshness",
+    metadata,
+    Column("party", String(PARTY), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("confirmed_at", String(40), nullable=False),
+    Column("cosignature", Text, nullable=True),
 )
