@@ -413,8 +413,7 @@ def _summary(network: _Network) -> None:
             ", ".join(f"{p['party']} {p['delivered_size']}" for p in peers["peers"]),
             ", ".join(f"{p['party']} {p['receipted_size']}" for p in peers["peers"]),
             str(_count(network.nodes[party].directory, "audit_trail")),
-            ", ".join(a["kind"] for a in network.api(party, "GET", "/v1/alarms")["alarms"])
-            or "none",
+            _kinds(network.api(party, "GET", "/v1/alarms")["alarms"]),
         )
     console.print(table)
 

@@ -31,11 +31,12 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from detente.crypto.keys import VerifierKey
 from detente.errors import DetenteError
+from detente.exchange.deliveries import delivery_states
 from detente.exchange.freshness import confirm_fresh, raise_stale
 from detente.node.alarms import raise_alarm
 from detente.node.directory import Node, Peer
 from detente.record.checkpoint import SignedCheckpoint, origin_for
-from detente.record.envelope import format_time
+from detente.record.envelope import format_time, parse_time
 from detente.record.evidence import different_size_evidence, equal_size_evidence
 from detente.store.logs import LogStore
 from detente.store.schema import checkpoints, gossip_seen
@@ -103,10 +104,11 @@ def examine(node: Node, *, party: str, note: str, source: str) -> str | None:
                 f"{source} holds a checkpoint of this node's log at size "
                 f"{signed.checkpoint.size}, beyond the {mirror} entries this node wrote"
             ),
-            evidence={"checkpoint": note},
         )
+        log.error("checkpoint of this node's own log it did not write:\n%s", note)
         return "own_key_misused"
-    _remember(node, party, source, signed, note, replace=held_now is not None)
+    if held_now is None or held_now < signed.checkpoint.size:
+        _remember(node, party, source, signed, note, replace=held_now is not None)
     return None
 
 
@@ -145,16 +147,20 @@ def _compare(
     evidence: dict[str, Any] | None = None
     if held:
         size, text = min(held)
-        mine = SignedCheckpoint.from_text(text)
-        if size == checkpoint.size:
-            evidence = equal_size_evidence(mine, signed)
-        else:
-            evidence = different_size_evidence(
-                signed,
-                mine,
-                root_at_smaller=tree.root(checkpoint.size),
-                proof=tree.consistency_proof(checkpoint.size, size),
-            )
+        try:
+            mine = SignedCheckpoint.from_text(text)
+            if size == checkpoint.size:
+                evidence = equal_size_evidence(mine, signed)
+            else:
+                evidence = different_size_evidence(
+                    signed,
+                    mine,
+                    root_at_smaller=tree.root(checkpoint.size),
+                    proof=tree.consistency_proof(checkpoint.size, size),
+                )
+        except DetenteError as e:
+            # The alarm matters more than its evidence: raise it without.
+            detail += f" (no portable evidence: {e})"
     kind = "own_key_misused" if party == node.party else "equivocation"
     raise_alarm(node, kind=kind, party=party, detail=detail, evidence=evidence)
     return kind
@@ -170,7 +176,7 @@ def recheck_seen(node: Node) -> int:
             reached = StoredTree(conn, row.party).size() >= row.size
         if not reached:
             continue
-        if examine(node, party=row.party, note=row.note, source=row.source):
+        if _safely(node, party=row.party, note=row.note, source=row.source):
             raised += 1
         with node.database.engine.begin() as conn:
             conn.execute(
@@ -187,16 +193,31 @@ def receive_gossip(node: Node, *, source: str, notes: Mapping[str, object]) -> d
     """Check what ``source`` holds; answer with what this node holds."""
     for party, note in list(notes.items())[:MAX_GOSSIP_PARTIES]:
         if isinstance(party, str) and isinstance(note, str):
-            examine(node, party=party, note=note, source=source)
+            _safely(node, party=party, note=note, source=source)
     return held_checkpoints(node)
+
+
+def _safely(node: Node, *, party: str, note: str, source: str) -> str | None:
+    """:func:`examine`, where one bad checkpoint cannot stop a round."""
+    try:
+        return examine(node, party=party, note=note, source=source)
+    except DetenteError as e:
+        log.warning("gossip from %s: checkpoint of %s not checked: %s", source, party, e)
+        return None
 
 
 def gossip_round(node: Node, client: httpx.Client) -> int:
     """Exchange checkpoints with every peer; return how many answered."""
     recheck_seen(node)
     mine = held_checkpoints(node)
+    now = node.clock()
+    with node.database.engine.connect() as conn:
+        states = delivery_states(conn, node)
     answered = 0
     for peer in node.config.peers:
+        state = states.get(peer.party)
+        if state and state.next_attempt_at and parse_time(state.next_attempt_at) > now:
+            continue  # unreachable for delivery: do not block the round on it
         answered += _gossip_with(node, peer, client, mine)
     raise_stale(node)
     return answered
@@ -218,7 +239,7 @@ def _gossip_with(node: Node, peer: Peer, client: httpx.Client, mine: dict[str, s
     if isinstance(theirs, dict):
         for party, note in list(theirs.items())[:MAX_GOSSIP_PARTIES]:
             if isinstance(party, str) and isinstance(note, str):
-                raised = examine(node, party=party, note=note, source=peer.party)
+                raised = _safely(node, party=party, note=note, source=peer.party)
                 if party == peer.party and raised is None:
                     _fresh(node, peer, note)
     return 1

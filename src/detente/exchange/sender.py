@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import Connection, insert, select, update
 
 from detente.errors import DetenteError, VerificationError
+from detente.exchange.deliveries import DeliveryState, delivery_states
 from detente.exchange.gossip import gossip_round
 from detente.exchange.receive import Receipt
 from detente.node.directory import Node, Peer
@@ -41,42 +42,11 @@ _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 60.0
 
 
-@dataclass(frozen=True)
-class DeliveryState:
-    """Where a peer stands with this node's log."""
-
-    peer: str
-    delivered_size: int
-    receipted_size: int
-    attempts: int
-    next_attempt_at: str | None
-    last_error: str | None
-    last_contact_at: str | None
-
-
 def backoff(attempts: int, *, rng: random.Random | None = None) -> float:
     """Seconds to wait after ``attempts`` failures: exponential, capped, with jitter."""
     delay: float = min(_BACKOFF_CAP, _BACKOFF_BASE * (1 << min(max(0, attempts - 1), 16)))
     jitter: float = (rng or random).random()  # noqa: S311 - jitter, not secrecy
     return delay * (0.8 + 0.4 * jitter)
-
-
-def delivery_states(conn: Connection, node: Node) -> dict[str, DeliveryState]:
-    """Every configured peer's delivery state (peers never tried start at zero)."""
-    rows = {row.peer: row for row in conn.execute(select(deliveries))}
-    states = {}
-    for peer in node.config.peers:
-        row = rows.get(peer.party)
-        states[peer.party] = DeliveryState(
-            peer=peer.party,
-            delivered_size=int(row.delivered_size) if row else 0,
-            receipted_size=int(row.receipted_size) if row else 0,
-            attempts=int(row.attempts) if row else 0,
-            next_attempt_at=row.next_attempt_at if row else None,
-            last_error=row.last_error if row else None,
-            last_contact_at=row.last_contact_at if row else None,
-        )
-    return states
 
 
 def _save(conn: Connection, peer: str, **values: object) -> None:

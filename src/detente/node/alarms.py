@@ -54,17 +54,17 @@ class Alarm:
 def raise_alarm(
     node: Node, *, kind: str, party: str, detail: str, evidence: dict[str, Any] | None = None
 ) -> bool:
-    """Raise an alarm unless the same one is still unacknowledged; True if raised.
+    """Raise an alarm unless the same one was raised before; True if raised.
 
-    Once acknowledged, the same condition arising again raises a new alarm.
+    The same fact (kind, party and detail) is raised once: an acknowledged
+    equivocation that persists does not come back every gossip round. A new
+    episode of a condition (a peer stale again after being fresh) has a new
+    detail and raises a new alarm.
     """
     with node.database.engine.begin() as conn:
         seen = conn.execute(
             select(alarms.c.id).where(
-                alarms.c.kind == kind,
-                alarms.c.party == party,
-                alarms.c.detail == detail,
-                alarms.c.acknowledged_at.is_(None),
+                alarms.c.kind == kind, alarms.c.party == party, alarms.c.detail == detail
             )
         ).first()
         if seen is not None:

@@ -1,0 +1,43 @@
+"""Where each peer stands with this node's log: the send cursor and retry state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from detente.node.directory import Node
+from detente.store.schema import deliveries
+
+__all__ = ["DeliveryState", "delivery_states"]
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """Where a peer stands with this node's log."""
+
+    peer: str
+    delivered_size: int
+    receipted_size: int
+    attempts: int
+    next_attempt_at: str | None
+    last_error: str | None
+    last_contact_at: str | None
+
+
+def delivery_states(conn: Connection, node: Node) -> dict[str, DeliveryState]:
+    """Every configured peer's delivery state (peers never tried start at zero)."""
+    rows = {row.peer: row for row in conn.execute(select(deliveries))}
+    states = {}
+    for peer in node.config.peers:
+        row = rows.get(peer.party)
+        states[peer.party] = DeliveryState(
+            peer=peer.party,
+            delivered_size=int(row.delivered_size) if row else 0,
+            receipted_size=int(row.receipted_size) if row else 0,
+            attempts=int(row.attempts) if row else 0,
+            next_attempt_at=row.next_attempt_at if row else None,
+            last_error=row.last_error if row else None,
+            last_contact_at=row.last_contact_at if row else None,
+        )
+    return states
