@@ -128,3 +128,57 @@ def test_a_peer_that_goes_quiet_shows_as_stale(network, clock):
     peers = {p["party"]: p for p in clients["us"].get("/v1/peers", headers=headers).json()["peers"]}
     assert peers["ru"]["stale"] is False
     assert [a.kind for a in list_alarms(nodes["us"])] == ["stale_log"]
+
+
+def test_an_alarm_is_raised_even_when_evidence_cannot_be_built(
+    network, tmp_path, clock, monkeypatch
+):
+    nodes = network.nodes
+    if nodes["ru"].database.dialect != "sqlite":
+        pytest.skip("forking a node by copying its directory needs SQLite")
+    fork = _fork_russia(network, tmp_path, clock)
+    try:
+        LogWriter(nodes["ru"]).append([Draft(type="message", body={"text": "A"}, to=("us",))])
+        _deliver(nodes["ru"], "us", network)
+        LogWriter(fork).append([Draft(type="message", body={"text": "B"}, to=("nato",))])
+        _deliver(fork, "nato", network)
+    finally:
+        fork.close()
+
+    def broken(*args, **kwargs):
+        from detente.errors import InputError
+
+        raise InputError("note too large")
+
+    monkeypatch.setattr("detente.exchange.gossip.equal_size_evidence", broken)
+    gossip_round(nodes["us"], network.senders["us"]._client)
+    (alarm,) = [a for a in list_alarms(nodes["us"]) if a.kind == "equivocation"]
+    assert alarm.evidence is None
+    assert "no portable evidence: note too large" in alarm.detail
+
+
+def test_a_checkpoint_beyond_the_mirror_is_checked_when_the_mirror_catches_up(
+    network, tmp_path, clock
+):
+    nodes = network.nodes
+    if nodes["ru"].database.dialect != "sqlite":
+        pytest.skip("forking a node by copying its directory needs SQLite")
+    fork = _fork_russia(network, tmp_path, clock)
+    try:
+        # NATO first hears of a 2-entry history B through gossip only ...
+        LogWriter(fork).append(
+            [Draft(type="message", body={"text": f"B{i}"}, to=("us",)) for i in range(2)]
+        )
+        _deliver(fork, "us", network)
+    finally:
+        fork.close()
+    gossip_round(nodes["nato"], network.senders["nato"]._client)
+    assert [a for a in list_alarms(nodes["nato"]) if a.kind == "equivocation"] == []
+    # ... then Russia delivers history A to NATO: the kept checkpoint is checked.
+    LogWriter(nodes["ru"]).append(
+        [Draft(type="message", body={"text": f"A{i}"}, to=("nato",)) for i in range(2)]
+    )
+    _deliver(nodes["ru"], "nato", network)
+    gossip_round(nodes["nato"], network.senders["nato"]._client)
+    (alarm,) = [a for a in list_alarms(nodes["nato"]) if a.kind == "equivocation"]
+    verify_evidence(alarm.evidence, key=nodes["ru"].verifier)
