@@ -28,7 +28,6 @@ from detente.errors import (
     SequenceError,
     TypeNotAllowedError,
     UnknownKeyError,
-    VerificationError,
 )
 from detente.node.alarms import raise_alarm
 from detente.node.directory import Node
@@ -237,23 +236,3 @@ def _receive(
 def _own_cosignature(conn: Connection, node: Node, party: str, size: int) -> Cosignature | None:
     held = LogStore(conn, party).cosignature(size, node.config.key_name)
     return None if held is None else Cosignature.from_line(held.line)
-
-
-def verify_receipt_for(
-    node: Node, *, peer_party: str, checkpoint: SignedCheckpoint, receipt: Receipt
-) -> None:
-    """Check a peer's receipt on this node's checkpoint.
-
-    Raises:
-        UnknownKeyError: no such peer.
-        VerificationError: the receipt is for another size or does not verify.
-    """
-    peer = node.config.peer(peer_party)
-    if peer is None:
-        raise UnknownKeyError(f"{peer_party!r} is not a peer of this node")
-    if receipt.size != checkpoint.checkpoint.size or receipt.cosignature is None:
-        raise VerificationError(
-            f"receipt from {peer_party} is for size {receipt.size}, "
-            f"not {checkpoint.checkpoint.size}"
-        )
-    receipt.cosignature.verify(checkpoint.checkpoint, peer.key)

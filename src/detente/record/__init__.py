@@ -12,6 +12,12 @@ from detente.record.checkpoint import (
     origin_for,
 )
 from detente.record.envelope import PRIORITIES, ZERO_HASH, Envelope, Header, seal
+from detente.record.evidence import (
+    EquivocationProof,
+    different_size_evidence,
+    equal_size_evidence,
+    verify_evidence,
+)
 from detente.record.merkle import (
     MerkleTree,
     leaf_hash,
@@ -27,6 +33,7 @@ __all__ = [
     "Checkpoint",
     "Cosignature",
     "Envelope",
+    "EquivocationProof",
     "Header",
     "LogTip",
     "MerkleTree",
@@ -35,10 +42,13 @@ __all__ = [
     "check_body",
     "check_rules",
     "cosign",
+    "different_size_evidence",
+    "equal_size_evidence",
     "leaf_hash",
     "node_hash",
     "origin_for",
     "seal",
     "verify_consistency",
+    "verify_evidence",
     "verify_inclusion",
 ]
