@@ -348,6 +348,19 @@ def _someone_cheats(story: Story, network: _Network, workdir: Path) -> None:
     evidence_file.write_text(json.dumps(caught["us"][0]["evidence"], indent=2))
     verified = story.run("evidence", "verify", str(evidence_file), "--key", ru.verifier)
     story.check("signed two histories" in verified, "the evidence verifies offline")
+    deadline = time.monotonic() + 15
+    misused: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not misused:
+        misused = [
+            a
+            for a in network.api("ru", "GET", "/v1/alarms")["alarms"]
+            if a["kind"] == "own_key_misused"
+        ]
+        time.sleep(0.2)
+    story.check(
+        bool(misused),
+        "Russia's own node sees a checkpoint of its log it did not write: its key is misused",
+    )
     fork.stop()
     del network.nodes["ru-fork"]
 
