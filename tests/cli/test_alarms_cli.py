@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from detente.cli.app import app
 from detente.node import init_node, open_node
 from detente.node.alarms import raise_alarm
+from detente.node.operators import Role, add_operator
 
 runner = CliRunner()
 
@@ -18,6 +19,8 @@ def test_alarms_cycle(tmp_path):
     assert quiet.exit_code == 0 and "no alarms" in quiet.output
     node = open_node(home)
     try:
+        add_operator(node, "chief", Role.admin)
+        add_operator(node, "watch", Role.operator)
         raise_alarm(
             node, kind="equivocation", party="ru", detail="two histories", evidence={"v": 1}
         )

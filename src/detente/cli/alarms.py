@@ -17,6 +17,7 @@ from detente.cli._output import (
     print_table,
 )
 from detente.node.alarms import acknowledge, list_alarms
+from detente.node.operators import list_operators
 
 __all__ = ["alarms_app"]
 
@@ -72,8 +73,14 @@ def ack(
     by: Annotated[str, typer.Option("--by", help="Who acknowledges (an admin's name).")],
     directory: DirOption = None,
 ) -> None:
-    """Acknowledge an alarm (on the node's own machine; the API requires an admin token)."""
+    """Acknowledge an alarm in the name of an admin operator of this node."""
     with opened_node(directory) as node:
+        admins = [o.name for o in list_operators(node) if o.role.can_administer]
+        if by not in admins:
+            fail(
+                f"--by: {by!r} is not an admin operator of this node (admins: "
+                f"{', '.join(admins) or 'none; add one with `detente operator add`'})"
+            )
         alarm = acknowledge(node, alarm_id, by=by)
     out.print(f"alarm {alarm.id} acknowledged by {alarm.acknowledged_by}")
 
