@@ -425,3 +425,24 @@ def test_concurrent_submissions_all_land_without_gaps(network):
     assert [r.status_code for r in responses] == [201] * 40
     assert sorted(r.json()["seq"] for r in responses) == list(range(40))
     assert audit_node(nodes["us"], workers=1).ok
+
+
+def test_exercise_traffic_is_marked_on_both_sides(network):
+    nodes, clients, tokens, senders, _ = network
+    headers = {"Authorization": f"Bearer {tokens['us']}"}
+    response = clients["us"].post(
+        "/v1/messages",
+        json={"type": "message", "body": {"text": "drill"}, "to": ["ru"], "exercise": True},
+        headers=headers,
+    )
+    assert response.status_code == 201
+    submit(clients, tokens, "us", {"text": "real"}, to=["ru"])
+    senders["us"].run_once()
+    outbox = clients["us"].get("/v1/outbox", headers=headers).json()["messages"]
+    assert [m["exercise"] for m in outbox] == [False, True]
+    inbox = (
+        clients["ru"]
+        .get("/v1/inbox", headers={"Authorization": f"Bearer {tokens['ru']}"})
+        .json()["messages"]
+    )
+    assert {m["body"]["text"]: m["exercise"] for m in inbox} == {"drill": True, "real": False}

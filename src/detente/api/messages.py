@@ -139,6 +139,8 @@ def _state(
 def _entry(envelope: Envelope, body: bytes | None) -> dict[str, Any]:
     return {
         "position": envelope.position,
+        # Exercise traffic is marked on every message it appears in.
+        "exercise": envelope.header.exercise,
         "header": envelope.header.to_json(),
         "leaf_hash": envelope.leaf_hash.hex(),
         "body": None if body is None else json.loads(body),
