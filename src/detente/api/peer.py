@@ -8,14 +8,14 @@ body goes only to a party the envelope is addressed to.
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from detente.api.deps import CurrentNode, SignedPeerRequest
-from detente.errors import EncodingError, InputError, PermissionDeniedError
+from detente.crypto.encoding import b64decode
+from detente.errors import InputError, PermissionDeniedError
 from detente.exchange.gossip import MAX_GOSSIP_PARTIES, receive_gossip
 from detente.exchange.receive import MAX_ENTRIES_PER_DELIVERY, Delivery, receive_delivery
 from detente.record.envelope import Envelope
@@ -63,13 +63,6 @@ class ReceiptOut(BaseModel):
     repeat: bool
 
 
-def _b64(value: str, where: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise EncodingError(f"{where}: invalid base64") from e
-
-
 def _within(tree: StoredTree, party: str, size: int) -> None:
     held = tree.size()
     if size > held:
@@ -91,8 +84,8 @@ def receive(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
         raise PermissionDeniedError(f"peer {request.party} may not deliver {delivery.sender}'s log")
     entries = [
         (
-            _b64(e.leaf, f"entries[{i}].leaf"),
-            None if e.body is None else _b64(e.body, f"entries[{i}].body"),
+            b64decode(e.leaf, where=f"entries[{i}].leaf"),
+            None if e.body is None else b64decode(e.body, where=f"entries[{i}].body"),
         )
         for i, e in enumerate(delivery.entries)
     ]

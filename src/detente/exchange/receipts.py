@@ -18,11 +18,11 @@ Example:
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from detente.crypto.encoding import b64decode
 from detente.crypto.keys import VerifierKey
 from detente.errors import EncodingError, UnknownKeyError, VerificationError
 from detente.record.checkpoint import Checkpoint, Cosignature, SignedCheckpoint, origin_for
@@ -65,15 +65,6 @@ def make_receipt(
     }
 
 
-def _b64(value: object, where: str) -> bytes:
-    if not isinstance(value, str):
-        raise EncodingError(f"receipt.{where}: not a base64 string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise EncodingError(f"receipt.{where}: invalid base64") from e
-
-
 def verify_receipt(
     receipt: object, *, sender: VerifierKey, receiver: VerifierKey
 ) -> CheckedReceipt:
@@ -87,11 +78,11 @@ def verify_receipt(
     """
     if not isinstance(receipt, dict) or receipt.get("v") != 1:
         raise EncodingError("receipt: not a version 1 receipt object")
-    leaf = _b64(receipt.get("leaf"), "leaf")
+    leaf = b64decode(receipt.get("leaf"), where="receipt.leaf")
     proof_items = receipt.get("proof")
     if not isinstance(proof_items, list) or len(proof_items) > MAX_RECEIPT_PROOF:
         raise EncodingError("receipt.proof: not a list of hashes")
-    proof = [_b64(h, f"proof[{i}]") for i, h in enumerate(proof_items)]
+    proof = [b64decode(h, where=f"receipt.proof[{i}]") for i, h in enumerate(proof_items)]
     text = receipt.get("checkpoint")
     if not isinstance(text, str):
         raise EncodingError("receipt.checkpoint: not a signed note")

@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import re
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from detente.crypto.encoding import b64decode
 from detente.crypto.keys import SigningKey, VerifierKey
 from detente.errors import EncodingError
 from detente.record.merkle import leaf_hash
@@ -304,7 +304,7 @@ class Envelope:
         if not isinstance(obj, dict) or set(obj) != {"header", "sig"}:
             raise EncodingError('envelope: expected exactly the keys "header" and "sig"')
         header = Header.from_json(obj["header"])
-        sig = _b64decode(obj["sig"], "envelope.sig")
+        sig = b64decode(obj["sig"], where="envelope.sig")
         if len(sig) != 64:
             raise EncodingError(f"envelope.sig: {len(sig)} bytes, expected 64")
         header_bytes = header.canonical()
@@ -317,15 +317,6 @@ def _leaf_bytes(header_bytes: bytes, sig: bytes) -> bytes:
     # JCS of {"header": ..., "sig": ...}: "header" sorts before "sig", and
     # base64 needs no escaping.
     return b'{"header":' + header_bytes + b',"sig":"' + base64.b64encode(sig) + b'"}'
-
-
-def _b64decode(value: object, name: str) -> bytes:
-    if not isinstance(value, str):
-        raise EncodingError(f"{name}: not a base64 string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise EncodingError(f"{name}: invalid base64") from e
 
 
 def seal(
