@@ -17,7 +17,12 @@ from detente.api.deps import CurrentNode, SignedPeerRequest
 from detente.crypto.encoding import b64decode
 from detente.errors import InputError, PermissionDeniedError
 from detente.exchange.gossip import MAX_GOSSIP_PARTIES, receive_gossip
-from detente.exchange.receive import MAX_ENTRIES_PER_DELIVERY, Delivery, receive_delivery
+from detente.exchange.receive import (
+    MAX_ENTRIES_PER_DELIVERY,
+    Delivery,
+    receive_delivery,
+    wire_entry,
+)
 from detente.record.envelope import Envelope
 from detente.store.logs import LogStore
 from detente.store.tree import StoredTree
@@ -142,13 +147,7 @@ def entries(
             for row in batch:
                 header = Envelope.from_leaf(row.leaf).header
                 body = row.body if request.party in header.to else None
-                out.append(
-                    {
-                        "seq": row.seq,
-                        "leaf": base64.b64encode(row.leaf).decode(),
-                        "body": None if body is None else base64.b64encode(body).decode(),
-                    }
-                )
+                out.append({"seq": row.seq, **wire_entry(row.leaf, body)})
     return {"party": party, "entries": out}
 
 

@@ -16,6 +16,7 @@ stored as evidence in a transaction of its own and refused.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ from detente.store.logs import LogStore
 from detente.store.schema import evidence
 from detente.store.tree import StoredTree
 
-__all__ = ["Delivery", "Receipt", "receive_delivery", "record_evidence"]
+__all__ = ["Delivery", "Receipt", "receive_delivery", "record_evidence", "wire_entry"]
 
 MAX_ENTRIES_PER_DELIVERY = 2000
 
@@ -76,6 +77,14 @@ class Receipt:
             "held": self.held,
             "repeat": self.repeat,
         }
+
+
+def wire_entry(leaf: bytes, body: bytes | None) -> dict[str, str | None]:
+    """An entry as the peer protocol carries it: base64 leaf, and body or null."""
+    return {
+        "leaf": base64.b64encode(leaf).decode(),
+        "body": None if body is None else base64.b64encode(body).decode(),
+    }
 
 
 def record_evidence(node: Node, *, party: str, kind: str, detail: str, data: bytes) -> None:

@@ -10,7 +10,6 @@ the receipt. Failures back off exponentially per peer; nothing is dropped.
 
 from __future__ import annotations
 
-import base64
 import logging
 import random
 import threading
@@ -24,7 +23,7 @@ from sqlalchemy import Connection, insert, select, update
 from detente.errors import DetenteError, VerificationError
 from detente.exchange.deliveries import DeliveryState, delivery_states
 from detente.exchange.gossip import gossip_round
-from detente.exchange.receive import Receipt
+from detente.exchange.receive import Receipt, wire_entry
 from detente.node.directory import Node, Peer
 from detente.record.checkpoint import Cosignature, SignedCheckpoint
 from detente.record.envelope import Envelope, format_time, parse_time
@@ -104,12 +103,7 @@ def _plan_run(conn: Connection, node: Node, peer: Peer, start: int) -> _Run | No
             if entries and cost > budget:
                 break
             budget -= cost
-            entries.append(
-                {
-                    "leaf": base64.b64encode(row.leaf).decode(),
-                    "body": None if body is None else base64.b64encode(body).decode(),
-                }
-            )
+            entries.append(wire_entry(row.leaf, body))
     if not entries:
         return None
     reach = start + len(entries)
