@@ -17,6 +17,7 @@ from detente.api.deps import CurrentNode, SignedPeerRequest
 from detente.crypto.encoding import b64decode
 from detente.errors import InputError, PermissionDeniedError
 from detente.exchange.gossip import MAX_GOSSIP_PARTIES, receive_gossip
+from detente.exchange.priority import AheadDelivery, receive_ahead
 from detente.exchange.receive import (
     MAX_ENTRIES_PER_DELIVERY,
     Delivery,
@@ -35,6 +36,8 @@ router = APIRouter(prefix="/v1/peer", tags=["peer"])
 MAX_SEQ = 2**53 - 1
 
 _MAX_RANGE = 1000
+# A proof in a tree of up to 2**64 leaves has at most 64 hashes (RFC 9162).
+MAX_PROOF = 64
 
 
 class DeliveryEntry(BaseModel):
@@ -96,6 +99,45 @@ def receive(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
     ]
     receipt = receive_delivery(
         node, Delivery(sender=delivery.sender, checkpoint=delivery.checkpoint, entries=entries)
+    )
+    return receipt.to_json()
+
+
+class AheadIn(BaseModel):
+    """One entry delivered ahead of the log (priority lane), with its proofs."""
+
+    model_config = ConfigDict(extra="forbid")
+    sender: str
+    checkpoint: str = Field(description="the sender's checkpoint containing the entry")
+    base_size: int = Field(ge=0, le=MAX_SEQ, description="the size the receiver's mirror holds")
+    consistency: list[str] = Field(max_length=MAX_PROOF, description="base_size → checkpoint")
+    inclusion: list[str] = Field(max_length=MAX_PROOF, description="the entry in the checkpoint")
+    leaf: str = Field(description="base64 of the leaf bytes")
+    body: str = Field(description="base64 of the body")
+
+
+@router.post("/priority", response_model=ReceiptOut)
+def priority(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
+    """Take a FLASH entry ahead of the entries before it; answer with its receipt."""
+    try:
+        sent = AheadIn.model_validate_json(request.body)
+    except ValueError as e:
+        raise InputError(f"priority delivery: {str(e).splitlines()[0]}") from e
+    if sent.sender != request.party:
+        raise PermissionDeniedError(f"peer {request.party} may not deliver {sent.sender}'s log")
+    receipt = receive_ahead(
+        node,
+        AheadDelivery(
+            sender=sent.sender,
+            checkpoint=sent.checkpoint,
+            base_size=sent.base_size,
+            consistency=[
+                b64decode(h, where=f"consistency[{i}]") for i, h in enumerate(sent.consistency)
+            ],
+            inclusion=[b64decode(h, where=f"inclusion[{i}]") for i, h in enumerate(sent.inclusion)],
+            leaf=b64decode(sent.leaf, where="leaf"),
+            body=b64decode(sent.body, where="body"),
+        ),
     )
     return receipt.to_json()
 

@@ -18,17 +18,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select
 
 from detente.errors import DetenteError, VerificationError
-from detente.exchange.deliveries import DeliveryState, delivery_states
+from detente.exchange.deliveries import DeliveryState, delivery_states, save_delivery
 from detente.exchange.gossip import gossip_round
+from detente.exchange.priority import deliver_ahead
 from detente.exchange.receive import Receipt, wire_entry
 from detente.node.directory import Node, Peer
 from detente.record.checkpoint import Cosignature, SignedCheckpoint
 from detente.record.envelope import Envelope, format_time, parse_time
 from detente.store.logs import LogStore
-from detente.store.schema import checkpoints, deliveries
+from detente.store.schema import checkpoints
 
 __all__ = ["DeliveryState", "Sender", "backoff", "deliver_once", "delivery_states"]
 
@@ -39,6 +40,8 @@ MAX_RUN = 500
 RUN_BYTES = 8 * 1024 * 1024
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 60.0
+# A FLASH message waits at most this long between attempts on the lane.
+_LANE_RETRY_CAP = 5.0
 
 
 def backoff(attempts: int, *, rng: random.Random | None = None) -> float:
@@ -46,22 +49,6 @@ def backoff(attempts: int, *, rng: random.Random | None = None) -> float:
     delay: float = min(_BACKOFF_CAP, _BACKOFF_BASE * (1 << min(max(0, attempts - 1), 16)))
     jitter: float = (rng or random).random()  # noqa: S311 - jitter, not secrecy
     return delay * (0.8 + 0.4 * jitter)
-
-
-def _save(conn: Connection, peer: str, **values: object) -> None:
-    done = conn.execute(update(deliveries).where(deliveries.c.peer == peer).values(**values))
-    if done.rowcount == 0:
-        row = {
-            "peer": peer,
-            "delivered_size": 0,
-            "receipted_size": 0,
-            "attempts": 0,
-            "next_attempt_at": None,
-            "last_error": None,
-            "last_contact_at": None,
-        }
-        row.update(values)
-        conn.execute(insert(deliveries).values(**row))
 
 
 @dataclass(frozen=True)
@@ -144,7 +131,9 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
         held = _held_size(response)
         if held is not None and held < start and held <= own_size:
             with node.database.engine.begin() as conn:
-                _save(conn, peer.party, delivered_size=held, last_contact_at=format_time(now))
+                save_delivery(
+                    conn, peer.party, delivered_size=held, last_contact_at=format_time(now)
+                )
             log.info("peer %s holds %s of our log; resuming from there", peer.party, held)
             return 0
     if response.status_code != 200:
@@ -182,7 +171,7 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
             if own.cosignature(size, stamp.name) is None:
                 own.add_cosignature(size, stamp.name, stamp.timestamp, stamp.to_line())
             values["receipted_size"] = max(state.receipted_size, size)
-        _save(conn, peer.party, **values)
+        save_delivery(conn, peer.party, **values)
     return run.end - start
 
 
@@ -228,7 +217,7 @@ def _failed(node: Node, state: DeliveryState, error: str, now: datetime) -> None
     retry = now + timedelta(seconds=backoff(attempts))
     log.warning("delivery to %s failed (attempt %d): %s", state.peer, attempts, error)
     with node.database.engine.begin() as conn:
-        _save(
+        save_delivery(
             conn,
             state.peer,
             attempts=attempts,
@@ -254,20 +243,28 @@ class Sender:
         self._gossip_every = gossip_every
         self._last_gossip = 0.0
         self._wake = threading.Event()
+        self._lane_wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # Per peer: lane failures in a row, and when to try again (monotonic).
+        self._lane_retry: dict[str, tuple[int, float]] = {}
 
     def start(self) -> None:
-        """Start delivering in the background."""
-        self._thread = threading.Thread(target=self._loop, name="detente-sender", daemon=True)
-        self._thread.start()
+        """Start delivering in the background: the backlog, and the priority lane beside it."""
+        self._threads = [
+            threading.Thread(target=self._loop, name="detente-sender", daemon=True),
+            threading.Thread(target=self._lane_loop, name="detente-lane", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the delivery in progress."""
+        """Stop after the deliveries in progress."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._lane_wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
 
     def close(self) -> None:
         """Stop, and close the HTTP client."""
@@ -276,7 +273,34 @@ class Sender:
 
     def wake(self) -> None:
         """Deliver now (a message was just appended)."""
+        self._lane_wake.set()
         self._wake.set()
+
+    def run_lane(self) -> int:
+        """Deliver every peer's pending FLASH entries ahead of its backlog; return how many."""
+        total = 0
+        for peer in self._node.config.peers:
+            failures, retry_at = self._lane_retry.get(peer.party, (0, 0.0))
+            if time.monotonic() < retry_at:
+                continue
+            sent, failed = deliver_ahead(self._node, peer, self._client)
+            total += sent
+            if failed:
+                failures += 1
+                wait = min(_LANE_RETRY_CAP, backoff(failures))
+                self._lane_retry[peer.party] = (failures, time.monotonic() + wait)
+            else:
+                self._lane_retry.pop(peer.party, None)
+        return total
+
+    def _lane_loop(self) -> None:
+        while not self._stop.is_set():
+            self._lane_wake.clear()
+            try:
+                self.run_lane()
+            except Exception:  # noqa: BLE001 - the lane must outlive any one failure
+                log.exception("priority lane failed; retrying")
+            self._lane_wake.wait(min(self._interval, _LANE_RETRY_CAP))
 
     def run_once(self) -> int:
         """Deliver whatever is due to every peer; return entries receipted."""

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from detente.crypto.canonical import canonical_json
 from detente.errors import ConsistencyError, InputError, StoreError, VerificationError
+from detente.exchange.priority import LANE
 from detente.node.directory import Node
 from detente.record.admission import check_rules
 from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
@@ -25,6 +26,7 @@ from detente.record.envelope import MAX_BODY_BYTES, ZERO_HASH, Envelope, format_
 from detente.record.merkle import verify_consistency
 from detente.store.logs import LogStore
 from detente.store.schema import idempotency as idempotency_keys
+from detente.store.schema import priority_lane
 from detente.store.tree import StoredTree
 
 __all__ = ["AppendResult", "Draft", "LogWriter"]
@@ -150,6 +152,15 @@ class LogWriter:
             [(e.header.seq, e.leaf, e.header.type, e.header.created) for e in envelopes],
             [(e.header.seq, b) for e, b in zip(envelopes, bodies, strict=True)],
         )
+        lane = [
+            {"seq": e.header.seq, "peer": party}
+            for e in envelopes
+            if e.header.priority in LANE
+            for party in e.header.to
+        ]
+        if lane:
+            # Sent ahead of the backlog to each recipient (exchange.priority).
+            conn.execute(insert(priority_lane), lane)
         root = tree.append(leaf_hashes)
         new_size = size + len(envelopes)
         self._check_extends_last(log, tree, new_size, root)
