@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy import Connection, insert, select, update
 
 from detente.node.directory import Node
 from detente.store.schema import deliveries
 
-__all__ = ["DeliveryState", "delivery_states", "save_delivery"]
+__all__ = ["DeliveryState", "delivery_states", "error_kind", "held_size", "save_delivery"]
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,21 @@ def save_delivery(conn: Connection, peer: str, **values: object) -> None:
         }
         row.update(values)
         conn.execute(insert(deliveries).values(**row))
+
+
+def error_kind(response: httpx.Response) -> str | None:
+    """The error class a peer names in its answer (``{"error": ...}``), if any."""
+    try:
+        kind = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    return kind if isinstance(kind, str) else None
+
+
+def held_size(response: httpx.Response) -> int | None:
+    """How much of this node's log a peer says it holds, from a refusal, if it says."""
+    try:
+        held = response.json().get("held")
+    except (ValueError, AttributeError):
+        return None
+    return held if isinstance(held, int) and held >= 0 else None

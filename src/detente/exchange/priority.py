@@ -44,7 +44,7 @@ from detente.errors import (
     TypeNotAllowedError,
     VerificationError,
 )
-from detente.exchange.deliveries import delivery_states, save_delivery
+from detente.exchange.deliveries import delivery_states, error_kind, held_size, save_delivery
 from detente.exchange.receive import Receipt, record_evidence, verified_checkpoint, wire_entry
 from detente.node.directory import Node, Peer
 from detente.record.admission import admit_ahead
@@ -68,6 +68,8 @@ log = logging.getLogger("detente.exchange")
 # Precedences that overtake the backlog: FLASH, the highest, only; the
 # others keep log order so the lane stays for emergencies.
 LANE = frozenset({"FLASH"})
+# Times in a row the lane follows the peer's size before it gives up until later.
+_MAX_RESYNCS = 3
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,7 @@ def deliver_ahead(node: Node, peer: Peer, client: httpx.Client) -> tuple[int, bo
     Failures are logged and left pending: the caller retries, and the
     ordinary delivery carries the entry in order in any case.
     """
-    done = 0
+    done = resyncs = 0
     while True:
         with node.database.engine.connect() as conn:
             base = delivery_states(conn, node)[peer.party].delivered_size
@@ -273,6 +275,12 @@ def deliver_ahead(node: Node, peer: Peer, client: httpx.Client) -> tuple[int, bo
         outcome = _send(node, peer, client, payload, seq=seqs[0], size=size)
         if outcome is None:
             return done, True
+        if outcome == 0:
+            # The ordinary delivery moved on meanwhile: retry from where the peer is.
+            resyncs += 1
+            if resyncs > _MAX_RESYNCS:
+                log.warning("priority lane to %s: the peer's size keeps moving", peer.party)
+                return done, True
         done += outcome
 
 
@@ -286,7 +294,7 @@ def _send(
     except httpx.HTTPError as e:
         log.warning("priority delivery of %s:%d to %s failed: %s", node.party, seq, peer.party, e)
         return None
-    if response.status_code == 409:
+    if response.status_code == 409 and error_kind(response) == "SequenceError":
         return _resync(node, peer, response)
     if response.status_code != 200:
         log.warning(
@@ -322,16 +330,14 @@ def _send(
 
 def _resync(node: Node, peer: Peer, response: httpx.Response) -> int | None:
     """The peer holds another size than the send cursor says: move the cursor, retry."""
-    try:
-        held = response.json().get("held")
-    except (ValueError, AttributeError):
-        held = None
+    held = held_size(response)
     with node.database.engine.begin() as conn:
         own = LogStore(conn, node.party).size()
-        state = delivery_states(conn, node)[peer.party]
-        if not isinstance(held, int) or held < 0 or held > own or held == state.delivered_size:
+        if held is None or held > own:
             log.warning("priority delivery to %s refused: %s", peer.party, response.text[:300])
             return None
-        save_delivery(conn, peer.party, delivered_size=held)
+        # The ordinary delivery may have moved the cursor there already.
+        if delivery_states(conn, node)[peer.party].delivered_size != held:
+            save_delivery(conn, peer.party, delivered_size=held)
     log.info("peer %s holds %d of our log; priority lane resumes from there", peer.party, held)
     return 0

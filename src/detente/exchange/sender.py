@@ -21,7 +21,13 @@ import httpx
 from sqlalchemy import Connection, select
 
 from detente.errors import DetenteError, VerificationError
-from detente.exchange.deliveries import DeliveryState, delivery_states, save_delivery
+from detente.exchange.deliveries import (
+    DeliveryState,
+    delivery_states,
+    error_kind,
+    held_size,
+    save_delivery,
+)
 from detente.exchange.gossip import gossip_round
 from detente.exchange.priority import deliver_ahead
 from detente.exchange.receive import Receipt, wire_entry
@@ -127,8 +133,8 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
     except httpx.HTTPError as e:
         _failed(node, state, f"cannot reach {peer.url}: {type(e).__name__}: {e}", now)
         return 0
-    if response.status_code == 409 and _error_kind(response) == "SequenceError":
-        held = _held_size(response)
+    if response.status_code == 409 and error_kind(response) == "SequenceError":
+        held = held_size(response)
         if held is not None and held < start and held <= own_size:
             with node.database.engine.begin() as conn:
                 save_delivery(
@@ -173,22 +179,6 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
             values["receipted_size"] = max(state.receipted_size, size)
         save_delivery(conn, peer.party, **values)
     return run.end - start
-
-
-def _error_kind(response: httpx.Response) -> str | None:
-    try:
-        kind = response.json().get("error")
-    except (ValueError, AttributeError):
-        return None
-    return kind if isinstance(kind, str) else None
-
-
-def _held_size(response: httpx.Response) -> int | None:
-    try:
-        held = response.json().get("held")
-    except (ValueError, AttributeError):
-        return None
-    return held if isinstance(held, int) and held >= 0 else None
 
 
 def _parse_receipt(data: object, party: str) -> Receipt:

@@ -22,7 +22,7 @@ from detente.exchange.priority import LANE
 from detente.node.directory import Node
 from detente.record.admission import check_rules
 from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
-from detente.record.envelope import MAX_BODY_BYTES, ZERO_HASH, Envelope, format_time, seal
+from detente.record.envelope import ZERO_HASH, Envelope, format_time, seal
 from detente.record.merkle import verify_consistency
 from detente.store.logs import LogStore
 from detente.store.schema import idempotency as idempotency_keys
@@ -124,8 +124,11 @@ class LogWriter:
                 raise InputError(f"draft {offset}: the body must be a JSON object")
             value = dict(draft.body)
             body = canonical_json(value)
-            if len(body) > MAX_BODY_BYTES:
-                raise InputError(f"draft {offset}: body of {len(body)} bytes is too large")
+            if len(body) > agreement.max_body_bytes:
+                raise InputError(
+                    f"draft {offset}: body of {len(body)} bytes exceeds the agreement's "
+                    f"max_body_bytes ({agreement.max_body_bytes})"
+                )
             message_type = agreement.message_type(draft.type)
             envelope = seal(
                 key=key,

@@ -138,6 +138,11 @@ def check_rules(
     strangers = [p for p in header.to if p not in parties or p == header.sender]
     if strangers:
         raise TypeNotAllowedError(f"{where}: recipient(s) {', '.join(strangers)} not allowed")
+    if header.body_len > agreement.max_body_bytes:
+        raise BodyError(
+            f"{where}: body_len {header.body_len} exceeds the agreement's max_body_bytes "
+            f"({agreement.max_body_bytes})"
+        )
     if body is not None:
         check_body(envelope, body, agreement=agreement, parsed=parsed)
 
