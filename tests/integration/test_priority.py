@@ -21,7 +21,9 @@ BACKLOG = 1000
 
 
 def _queue_routine(node, count=BACKLOG):
-    drafts = [Draft(type="message", body={"text": f"routine {i}"}, to=("ru",)) for i in range(count)]
+    drafts = [
+        Draft(type="message", body={"text": f"routine {i}"}, to=("ru",)) for i in range(count)
+    ]
     LogWriter(node).append(drafts)
 
 

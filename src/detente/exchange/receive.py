@@ -31,6 +31,7 @@ from detente.errors import (
     UnknownKeyError,
 )
 from detente.exchange.early import settle_early
+from detente.exchange.parts import clear_parts
 from detente.node.alarms import raise_alarm
 from detente.node.directory import Node, Peer
 from detente.record.admission import Admission, LogTip, admit
@@ -87,12 +88,18 @@ class Receipt:
         }
 
 
-def wire_entry(leaf: bytes, body: bytes | None) -> dict[str, str | None]:
-    """An entry as the peer protocol carries it: base64 leaf, and body or null."""
-    return {
+def wire_entry(leaf: bytes, body: bytes | None, *, staged: bool = False) -> dict[str, object]:
+    """An entry as the peer protocol carries it: base64 leaf, and body or null.
+
+    A ``staged`` entry's body went ahead in parts (:mod:`detente.exchange.parts`).
+    """
+    entry: dict[str, object] = {
         "leaf": base64.b64encode(leaf).decode(),
-        "body": None if body is None else base64.b64encode(body).decode(),
+        "body": None if body is None or staged else base64.b64encode(body).decode(),
     }
+    if staged:
+        entry["staged"] = True
+    return entry
 
 
 def record_evidence(node: Node, *, party: str, kind: str, detail: str, data: bytes) -> None:
@@ -237,6 +244,7 @@ def _receive(
         tree.append(new_hashes)
         # Entries taken ahead of the log (priority lane) must be what arrives now.
         settle_early(conn, sender, tree, log)
+        clear_parts(conn, sender, below=tip.size)
     checkpoint = signed.checkpoint
     if checkpoint.size > tip.size:
         # A run split by size: stored, receipted when the rest arrives.

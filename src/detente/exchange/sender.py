@@ -29,6 +29,7 @@ from detente.exchange.deliveries import (
     save_delivery,
 )
 from detente.exchange.gossip import gossip_round
+from detente.exchange.parts import PART_BYTES, upload_parts
 from detente.exchange.priority import deliver_ahead
 from detente.exchange.receive import Receipt, wire_entry
 from detente.node.directory import Node, Peer
@@ -62,6 +63,8 @@ class _Run:
     payload: dict[str, object]
     end: int
     checkpoint_size: int
+    # Bodies above PART_BYTES, sent ahead in parts: (seq, body).
+    staged: list[tuple[int, bytes]]
 
     @property
     def complete(self) -> bool:
@@ -86,17 +89,21 @@ def _plan_run(conn: Connection, node: Node, peer: Peer, start: int) -> _Run | No
     ]
     if not sizes:
         return None
-    entries: list[dict[str, str | None]] = []
+    entries: list[dict[str, object]] = []
+    staged: list[tuple[int, bytes]] = []
     budget = RUN_BYTES
     for batch in LogStore(conn, node.party).iter_entries(start, start + MAX_RUN, chunk=MAX_RUN):
         for row in batch:
             header = Envelope.from_leaf(row.leaf).header
             body = row.body if peer.party in header.to else None
-            cost = len(row.leaf) + (len(body) if body is not None else 0)
+            large = body is not None and len(body) > PART_BYTES
+            cost = len(row.leaf) + (len(body) if body is not None and not large else 0)
             if entries and cost > budget:
                 break
             budget -= cost
-            entries.append(wire_entry(row.leaf, body))
+            if large and body is not None:
+                staged.append((row.seq, body))
+            entries.append(wire_entry(row.leaf, body, staged=large))
     if not entries:
         return None
     reach = start + len(entries)
@@ -111,7 +118,12 @@ def _plan_run(conn: Connection, node: Node, peer: Peer, start: int) -> _Run | No
         "checkpoint": held[1],
         "entries": entries[: end - start],
     }
-    return _Run(payload=payload, end=end, checkpoint_size=checkpoint_size)
+    return _Run(
+        payload=payload,
+        end=end,
+        checkpoint_size=checkpoint_size,
+        staged=[(seq, body) for seq, body in staged if seq < end],
+    )
 
 
 def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
@@ -129,7 +141,7 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
     if run is None:
         return 0
     try:
-        response = client.post(f"{peer.url.rstrip('/')}/v1/peer/envelopes", json=run.payload)
+        response = _post_run(client, node, peer, run)
     except httpx.HTTPError as e:
         _failed(node, state, f"cannot reach {peer.url}: {type(e).__name__}: {e}", now)
         return 0
@@ -179,6 +191,15 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
             values["receipted_size"] = max(state.receipted_size, size)
         save_delivery(conn, peer.party, **values)
     return run.end - start
+
+
+def _post_run(client: httpx.Client, node: Node, peer: Peer, run: _Run) -> httpx.Response:
+    """Send the run's large bodies in parts, then the run; the first refusal or the answer."""
+    for seq, body in run.staged:
+        refused = upload_parts(client, node, peer, seq=seq, body=body)
+        if refused is not None:
+            return refused
+    return client.post(f"{peer.url.rstrip('/')}/v1/peer/envelopes", json=run.payload)
 
 
 def _parse_receipt(data: object, party: str) -> Receipt:
