@@ -30,11 +30,13 @@ from detente.errors import (
     TypeNotAllowedError,
     UnknownKeyError,
 )
+from detente.exchange.peerkeys import delivery_keys, note_revocations
 from detente.node.alarms import raise_alarm
 from detente.node.directory import Node
 from detente.record.admission import Admission, LogTip, admit
 from detente.record.checkpoint import Cosignature, SignedCheckpoint, cosign, origin_for
 from detente.record.envelope import ZERO_HASH, Envelope, format_time
+from detente.record.keyhistory import KeyHistory
 from detente.store.logs import LogStore
 from detente.store.schema import evidence
 from detente.store.tree import StoredTree
@@ -134,14 +136,17 @@ def receive_delivery(node: Node, delivery: Delivery) -> Receipt:
     if peer is None or delivery.sender == node.party:
         raise UnknownKeyError(f"{delivery.sender!r} is not a peer of this node")
     signed = SignedCheckpoint.from_text(delivery.checkpoint)
-    signed.verify(peer.key)
+    envelopes = [(Envelope.from_leaf(leaf), body) for leaf, body in delivery.entries]
+    before, keys = delivery_keys(node, delivery.sender, envelopes)
+    signed.verify(keys.checkpoint_key(signed.checkpoint.size))
     checkpoint = signed.checkpoint
     if checkpoint.origin != origin_for(node.agreement.id, delivery.sender):
         raise UnknownKeyError(f"checkpoint origin {checkpoint.origin} is not {delivery.sender}'s")
-    envelopes = [(Envelope.from_leaf(leaf), body) for leaf, body in delivery.entries]
     try:
         with node.database.engine.begin() as conn:
-            return _receive(conn, node, delivery.sender, signed, envelopes)
+            receipt = _receive(conn, node, delivery.sender, signed, envelopes, keys)
+        note_revocations(node, delivery.sender, before, keys)
+        return receipt
     except ForkError as e:
         record_evidence(
             node, party=delivery.sender, kind="fork", detail=str(e), data=_evidence(delivery)
@@ -169,6 +174,7 @@ def _receive(
     sender: str,
     signed: SignedCheckpoint,
     envelopes: list[tuple[Envelope, bytes | None]],
+    keys: KeyHistory,
 ) -> Receipt:
     peer = node.config.peer(sender)
     assert peer is not None  # checked by the caller  # noqa: S101
@@ -203,7 +209,13 @@ def _receive(
                 f"{sender}'s log up to size {tip.size}"
             )
         outcome = admit(
-            envelope, body, agreement=node.agreement, key=peer.key, tip=tip, held=held, now=now
+            envelope,
+            body,
+            agreement=node.agreement,
+            key=keys.key_for(seq),
+            tip=tip,
+            held=held,
+            now=now,
         )
         if outcome is Admission.REPEAT:
             continue

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, insert, select, update
 from detente.errors import DetenteError, VerificationError
 from detente.exchange.deliveries import DeliveryState, delivery_states
 from detente.exchange.gossip import gossip_round
+from detente.exchange.peerkeys import cosigner_key
 from detente.exchange.receive import Receipt, wire_entry
 from detente.node.directory import Node, Peer
 from detente.record.checkpoint import Cosignature, SignedCheckpoint
@@ -163,7 +164,8 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
                 raise VerificationError(f"peer holds {receipt.held} after a run to {run.end}")
         else:
             signed = SignedCheckpoint.from_text(str(run.payload["checkpoint"]))
-            receipt.cosignature.verify(signed.checkpoint, peer.key)
+            cosigner = cosigner_key(node, peer.party, receipt.cosignature)
+            receipt.cosignature.verify(signed.checkpoint, cosigner)
     except (DetenteError, ValueError, KeyError, TypeError) as e:
         _failed(node, state, f"{peer.party} sent an invalid receipt: {e}", now)
         return 0

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from detente.agreement import Agreement, resolve_agreement
 from sqlalchemy import Connection
 
+from detente.agreement import Agreement, resolve_agreement
 from detente.crypto.keys import SigningKey, VerifierKey, save_signing_key
 from detente.errors import ConfigError, EncodingError, KeyFileError
 from detente.node.keyfiles import KEY_FILE, load_current_key
@@ -213,17 +213,23 @@ class Node:
 
     @property
     def key(self) -> SigningKey:
-        """The node's signing key (asks for the passphrase once if encrypted).
+        """The node's signing key in force (asks for the passphrase once if encrypted).
+
+        The own log says which key is in force; when it names another key
+        than the one loaded (a rotation by another process), the key files
+        are read again.
 
         Raises:
             KeyFileError: the key cannot be read or unlocked.
         """
-        if self._key is None:
+        current = self.current_verifier()
+        if self._key is None or self._key.verifier != current:
+            # First use, or another process (`detente keys rotate`) rotated the key.
             self._key = load_current_key(
                 self.directory,
                 name=self.config.key_name,
                 passphrase=self.passphrase(),
-                current=self.current_verifier(),
+                current=current,
             )
         return self._key
 
