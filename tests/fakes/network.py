@@ -44,7 +44,10 @@ def make_network(tmp_path, clock, database_url):
     tokens = {p: add_operator(n, "officer", Role.operator)[1] for p, n in nodes.items()}
     senders = {
         party: Sender(
-            node, client=httpx.Client(transport=router, auth=PeerAuth(RequestKeys(node), party, node.clock))
+            node,
+            client=httpx.Client(
+                transport=router, auth=PeerAuth(RequestKeys(node), party, node.clock)
+            ),
         )
         for party, node in nodes.items()
     }
