@@ -8,6 +8,7 @@ from dataclasses import replace
 import httpx
 
 from detente.exchange.httpsig import PeerAuth, sign_request
+from detente.exchange.peerkeys import RequestKeys
 from detente.exchange.sender import Sender
 from detente.node import init_node
 from detente.node.directory import Peer
@@ -43,7 +44,10 @@ def make_network(tmp_path, clock, database_url):
     tokens = {p: add_operator(n, "officer", Role.operator)[1] for p, n in nodes.items()}
     senders = {
         party: Sender(
-            node, client=httpx.Client(transport=router, auth=PeerAuth(node.key, party, node.clock))
+            node,
+            client=httpx.Client(
+                transport=router, auth=PeerAuth(RequestKeys(node), party, node.clock)
+            ),
         )
         for party, node in nodes.items()
     }

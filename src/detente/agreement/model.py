@@ -35,6 +35,7 @@ from detente.agreement.geography import Site, Zone
 from detente.agreement.hotline import Hotline, IncidentThresholds
 from detente.agreement.inspections import InspectionType
 from detente.agreement.messages import FREE_TEXT_TYPE, MessageType, free_text_message_type
+from detente.agreement.system import is_system_type, system_message_type
 from detente.crypto.canonical import canonical_json
 from detente.errors import EncodingError, TypeNotAllowedError
 
@@ -197,11 +198,13 @@ class Agreement(AgreementContent):
         return canonical_json(self.model_dump(mode="json"))
 
     def message_type(self, type_id: str) -> MessageType:
-        """The message type ``type_id``.
+        """The message type ``type_id``: the agreement's, or a protocol type (``detente.*``).
 
         Raises:
             TypeNotAllowedError: the agreement has no such message type.
         """
+        if is_system_type(type_id):
+            return system_message_type(type_id)
         try:
             return self.message_types[type_id]
         except KeyError:

@@ -42,6 +42,7 @@ from detente.errors import (
     VerificationError,
 )
 from detente.exchange.httpsig import DatabaseReplayGuard, PeerAuth, RequestVerifier
+from detente.exchange.peerkeys import RequestKeys, request_keys
 from detente.exchange.sender import Sender
 from detente.node.directory import Node
 from detente.node.operators import VerificationCache
@@ -91,9 +92,8 @@ def create_app(
     request's own Host header is used, which suits tests only.
     """
 
-    def peer_key(party: str) -> VerifierKey | None:
-        found = node.config.peer(party)
-        return None if found is None else found.key
+    def peer_key(party: str) -> tuple[VerifierKey, ...] | None:
+        return request_keys(node, party)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,7 +101,7 @@ def create_app(
         client = peer_client
         if start_sender:
             client = client or httpx.Client(
-                auth=PeerAuth(node.key, node.party, node.clock), timeout=30.0
+                auth=PeerAuth(RequestKeys(node), node.party, node.clock), timeout=30.0
             )
             sender = Sender(
                 node, client=client, interval=sender_interval, gossip_every=gossip_interval

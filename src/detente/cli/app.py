@@ -161,17 +161,21 @@ def verify(
             "tree_nodes": log.tree_nodes,
             "checkpoints": log.checkpoints,
             "cosignatures": log.cosignatures,
+            "keys": log.keys,
         }
         for log in report.logs
     ]
+    revoked = [span for log in report.logs for span in log.revoked]
     if output is OutputFormat.json:
-        print_json({"ok": report.ok, "problem": report.problem, "logs": logs})
+        print_json({"ok": report.ok, "problem": report.problem, "logs": logs, "revoked": revoked})
     else:
         print_table(
             f"verify {node_dir(directory)}",
-            ["log", "entries", "bodies", "tree nodes", "checkpoints", "cosignatures"],
+            ["log", "entries", "bodies", "tree nodes", "checkpoints", "cosignatures", "keys"],
             [list(log.values()) for log in logs],
         )
+        for span in revoked:
+            out.print(f"[bold yellow]revoked[/]: {span} (see operations.md, Key compromise)")
         if report.ok:
             out.print("[bold green]OK[/]: everything stored was recomputed and holds")
         else:

@@ -10,6 +10,7 @@ import typer
 from detente.cli._node import DirOption, opened_node
 from detente.cli._output import FormatOption, OutputFormat, command_errors, fail, out, print_json
 from detente.exchange.httpsig import PeerAuth
+from detente.exchange.peerkeys import RequestKeys
 from detente.exchange.sync import sync_from_peer
 
 __all__ = ["sync"]
@@ -26,7 +27,7 @@ def sync(
         configured = node.config.peer(peer)
         if configured is None:
             fail(f"{peer!r} is not a peer of this node (see `detente peer list`)")
-        auth = PeerAuth(node.key, node.party, node.clock)
+        auth = PeerAuth(RequestKeys(node), node.party, node.clock)
         with httpx.Client(auth=auth, timeout=60) as client:
             result = sync_from_peer(node, configured, client)
     data = {

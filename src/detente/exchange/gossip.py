@@ -29,10 +29,10 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, delete, insert, select, update
 
-from detente.crypto.keys import VerifierKey
 from detente.errors import DetenteError
 from detente.exchange.deliveries import delivery_states
 from detente.exchange.freshness import confirm_fresh, raise_stale
+from detente.exchange.peerkeys import checkpoint_key
 from detente.node.alarms import raise_alarm
 from detente.node.directory import Node, Peer
 from detente.record.checkpoint import SignedCheckpoint, origin_for
@@ -61,24 +61,17 @@ def held_checkpoints(node: Node) -> dict[str, str]:
     return out
 
 
-def _key(node: Node, party: str) -> VerifierKey | None:
-    if party == node.party:
-        return node.verifier
-    peer = node.config.peer(party)
-    return None if peer is None else peer.key
-
-
 def examine(node: Node, *, party: str, note: str, source: str) -> str | None:
     """Check one gossiped checkpoint; return the alarm kind raised, if any.
 
     Checkpoints that do not parse or are not signed by the party's key are
     ignored (and logged): they prove nothing about the party.
     """
-    key = _key(node, party)
-    if key is None:
-        return None
     try:
         signed = SignedCheckpoint.from_text(note)
+        key = checkpoint_key(node, party, signed.checkpoint.size)
+        if key is None:
+            return None
         signed.verify(key)
     except DetenteError as e:
         log.warning("gossip from %s: checkpoint of %s refused: %s", source, party, e)
@@ -248,7 +241,10 @@ def _gossip_with(node: Node, peer: Peer, client: httpx.Client, mine: dict[str, s
 def _fresh(node: Node, peer: Peer, note: str) -> None:
     try:
         signed = SignedCheckpoint.from_text(note)
-        signed.verify(peer.key)
+        key = checkpoint_key(node, peer.party, signed.checkpoint.size)
+        if key is None:
+            return
+        signed.verify(key)
     except DetenteError:
         return
     confirm_fresh(node, party=peer.party, signed=signed)

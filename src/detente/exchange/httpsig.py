@@ -53,13 +53,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import heapq
 import hmac
 import re
 import secrets
 import threading
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -180,13 +181,21 @@ class PeerAuth(httpx.Auth):
 
     requires_request_body = True
 
-    def __init__(self, key: SigningKey, key_id: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        key: SigningKey | Callable[[httpx.Request], SigningKey],
+        key_id: str,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._key = key
         self._key_id = key_id
         self._clock = clock
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        sign_request(request, key=self._key, key_id=self._key_id, now=self._clock())
+        # A callable picks the key per request: after a rotation, the key the
+        # addressed peer can check (ADR 0005).
+        key = self._key if isinstance(self._key, SigningKey) else self._key(request)
+        sign_request(request, key=key, key_id=self._key_id, now=self._clock())
         yield request
 
 
@@ -316,6 +325,7 @@ class _Input:
     key: VerifierKey
     nonce: str
     created: int
+    more: bool = False
 
 
 class _KeyResolver(HTTPSignatureKeyResolver):
@@ -350,7 +360,8 @@ class RequestVerifier:
     """Checks that a request is signed by a known peer, fresh, and not seen before.
 
     Args:
-        keys: The peer key for a ``keyid`` (a party id), or None if unknown.
+        keys: The peer key for a ``keyid`` (a party id), or the keys a request
+            of that peer is accepted under, tried in order; None if unknown.
         replay: Where nonces of accepted requests are remembered.
         max_age: How many seconds after ``created`` a request is accepted.
         max_skew: How many seconds ahead of this clock ``created`` may be.
@@ -359,7 +370,7 @@ class RequestVerifier:
     def __init__(
         self,
         *,
-        keys: Callable[[str], VerifierKey | None],
+        keys: Callable[[str], VerifierKey | Sequence[VerifierKey] | None],
         replay: ReplayGuard,
         max_age: int = 300,
         max_skew: int = 60,
@@ -414,28 +425,33 @@ class RequestVerifier:
         if "content-digest" not in fields:
             raise AuthenticationError("the Content-Digest header is missing")
 
-        def policy(sig_input: Any) -> _Input:
-            return self._check_input(sig_input, now_ts)
-
-        verification = _Verification(policy)
         message = _Message(method=method, url=url, headers=fields)
-        try:
-            results = verification.verify(
-                message,
-                max_age=None,
-                expect_tag=SIGNATURE_TAG,
-                expect_label=SIGNATURE_LABEL,
-                require_components=COVERED_COMPONENTS,
+        choice = 0
+        while True:
+            verification = _Verification(
+                functools.partial(self._check_input, now=now_ts, choice=choice)
             )
-        except InvalidSignature as e:
-            checked = verification.resolver.input
-            if isinstance(e.__cause__, _CryptoInvalidSignature) and checked is not None:
-                raise AuthenticationError(
-                    f"signature by keyid {_show(checked.keyid)} does not verify"
-                ) from e
-            raise AuthenticationError(f"signature {SIGNATURE_LABEL!r} is unusable: {e}") from e
-        except HTTPMessageSignaturesException as e:
-            raise AuthenticationError(f"signature {SIGNATURE_LABEL!r} is unusable: {e}") from e
+            try:
+                results = verification.verify(
+                    message,
+                    max_age=None,
+                    expect_tag=SIGNATURE_TAG,
+                    expect_label=SIGNATURE_LABEL,
+                    require_components=COVERED_COMPONENTS,
+                )
+                break
+            except InvalidSignature as e:
+                checked = verification.resolver.input
+                if isinstance(e.__cause__, _CryptoInvalidSignature) and checked is not None:
+                    if checked.more:  # another key of that peer may have signed it
+                        choice += 1
+                        continue
+                    raise AuthenticationError(
+                        f"signature by keyid {_show(checked.keyid)} does not verify"
+                    ) from e
+                raise AuthenticationError(f"signature {SIGNATURE_LABEL!r} is unusable: {e}") from e
+            except HTTPMessageSignaturesException as e:
+                raise AuthenticationError(f"signature {SIGNATURE_LABEL!r} is unusable: {e}") from e
         result = results[0]  # labels are unique: one signature is selected
         checked = verification.resolver.input
         if checked is None:  # the package checks no signature without asking the policy
@@ -447,7 +463,7 @@ class RequestVerifier:
             )
         return checked.keyid
 
-    def _check_input(self, sig_input: Any, now: float) -> _Input:
+    def _check_input(self, sig_input: Any, now: float, choice: int = 0) -> _Input:
         """Détente's policy on one signature's input, and the key its ``keyid`` names.
 
         Raises:
@@ -477,12 +493,17 @@ class RequestVerifier:
         if not isinstance(keyid, str):
             raise AuthenticationError("signature has no keyid parameter")
         try:
-            key = self._keys(keyid)
+            found = self._keys(keyid)
         except (UnknownKeyError, EncodingError) as e:
             raise AuthenticationError(f"unknown keyid {_show(keyid)}: {e}") from e
-        if key is None:
+        if found is None:
             raise AuthenticationError(f"unknown keyid {_show(keyid)}: no peer has that party id")
-        return _Input(keyid=keyid, key=key, nonce=nonce, created=created)
+        keys = (found,) if isinstance(found, VerifierKey) else tuple(found)
+        if not keys:
+            raise AuthenticationError(f"keyid {_show(keyid)}: no key of that peer is usable")
+        key = keys[min(choice, len(keys) - 1)]
+        more = choice + 1 < len(keys)
+        return _Input(keyid=keyid, key=key, nonce=nonce, created=created, more=more)
 
     def _check_time(self, params: Mapping[str, object], now: float) -> int:
         created = params.get("created")

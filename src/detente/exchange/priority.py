@@ -45,6 +45,7 @@ from detente.errors import (
     VerificationError,
 )
 from detente.exchange.deliveries import delivery_states, error_kind, held_size, save_delivery
+from detente.exchange.peerkeys import cosigner_key, delivery_keys
 from detente.exchange.receive import Receipt, record_evidence, verified_checkpoint, wire_entry
 from detente.node.directory import Node, Peer
 from detente.record.admission import admit_ahead
@@ -103,7 +104,10 @@ def receive_ahead(node: Node, delivery: AheadDelivery) -> Receipt:
         BodyError, WrongAgreementError, ClockSkewError: as for any entry.
     """
     sender = delivery.sender
-    peer, signed = verified_checkpoint(node, sender, delivery.checkpoint)
+    # Keys as the mirror holds them: a rotation in the gap makes the lane
+    # fail to verify, and the entry then comes in order.
+    _, keys = delivery_keys(node, sender, [])
+    signed = verified_checkpoint(node, sender, delivery.checkpoint, keys)
     envelope = Envelope.from_leaf(delivery.leaf)
     header = envelope.header
     if header.sender != sender:
@@ -155,7 +159,13 @@ def receive_ahead(node: Node, delivery: AheadDelivery) -> Receipt:
             verify_inclusion(
                 envelope.leaf_hash, header.seq, checkpoint.size, delivery.inclusion, checkpoint.root
             )
-            admit_ahead(envelope, delivery.body, agreement=node.agreement, key=peer.key, now=now)
+            admit_ahead(
+                envelope,
+                delivery.body,
+                agreement=node.agreement,
+                key=keys.key_for(header.seq),
+                now=now,
+            )
             earlier = conn.execute(
                 select(early_entries).where(
                     early_entries.c.party == sender, early_entries.c.seq == header.seq
@@ -313,7 +323,7 @@ def _send(
             raise VerificationError(f"receipt is not for {node.party} at size {size}")
         stamp = Cosignature.from_line(line)
         signed = SignedCheckpoint.from_text(str(payload["checkpoint"]))
-        stamp.verify(signed.checkpoint, peer.key)
+        stamp.verify(signed.checkpoint, cosigner_key(node, peer.party, stamp))
     except (DetenteError, ValueError, KeyError, TypeError) as e:
         log.warning(
             "priority receipt from %s for %s:%d refused: %s", peer.party, node.party, seq, e

@@ -32,11 +32,13 @@ from detente.errors import (
 )
 from detente.exchange.early import settle_early
 from detente.exchange.parts import clear_parts
+from detente.exchange.peerkeys import delivery_keys, note_revocations
 from detente.node.alarms import raise_alarm
-from detente.node.directory import Node, Peer
+from detente.node.directory import Node
 from detente.record.admission import Admission, LogTip, admit
 from detente.record.checkpoint import Cosignature, SignedCheckpoint, cosign, origin_for
 from detente.record.envelope import ZERO_HASH, Envelope, format_time
+from detente.record.keyhistory import KeyHistory
 from detente.store.logs import LogStore
 from detente.store.schema import evidence
 from detente.store.tree import StoredTree
@@ -145,11 +147,14 @@ def receive_delivery(node: Node, delivery: Delivery) -> Receipt:
         ConsistencyError: the checkpoint's root is not the mirror's root at
             its size (kept as evidence).
     """
-    _, signed = verified_checkpoint(node, delivery.sender, delivery.checkpoint)
     envelopes = [(Envelope.from_leaf(leaf), body) for leaf, body in delivery.entries]
+    before, keys = delivery_keys(node, delivery.sender, envelopes)
+    signed = verified_checkpoint(node, delivery.sender, delivery.checkpoint, keys)
     try:
         with node.database.engine.begin() as conn:
-            return _receive(conn, node, delivery.sender, signed, envelopes)
+            receipt = _receive(conn, node, delivery.sender, signed, envelopes, keys)
+        note_revocations(node, delivery.sender, before, keys)
+        return receipt
     except ForkError as e:
         record_evidence(
             node, party=delivery.sender, kind="fork", detail=str(e), data=_evidence(delivery)
@@ -166,21 +171,20 @@ def receive_delivery(node: Node, delivery: Delivery) -> Receipt:
         raise
 
 
-def verified_checkpoint(node: Node, sender: str, text: str) -> tuple[Peer, SignedCheckpoint]:
-    """The peer ``sender`` and its checkpoint ``text``, signed by it for its own log.
+def verified_checkpoint(node: Node, sender: str, text: str, keys: KeyHistory) -> SignedCheckpoint:
+    """``sender``'s checkpoint ``text``, signed for its own log by the key in force at its size.
 
     Raises:
         UnknownKeyError: not a peer, or the checkpoint is of another log.
         SignatureError, EncodingError: the note does not parse or verify.
     """
-    peer = node.config.peer(sender)
-    if peer is None or sender == node.party:
+    if node.config.peer(sender) is None or sender == node.party:
         raise UnknownKeyError(f"{sender!r} is not a peer of this node")
     signed = SignedCheckpoint.from_text(text)
-    signed.verify(peer.key)
+    signed.verify(keys.checkpoint_key(signed.checkpoint.size))
     if signed.checkpoint.origin != origin_for(node.agreement.id, sender):
         raise UnknownKeyError(f"checkpoint origin {signed.checkpoint.origin} is not {sender}'s")
-    return peer, signed
+    return signed
 
 
 def _evidence(delivery: Delivery) -> bytes:
@@ -194,6 +198,7 @@ def _receive(
     sender: str,
     signed: SignedCheckpoint,
     envelopes: list[tuple[Envelope, bytes | None]],
+    keys: KeyHistory,
 ) -> Receipt:
     peer = node.config.peer(sender)
     assert peer is not None  # checked by the caller  # noqa: S101
@@ -228,7 +233,13 @@ def _receive(
                 f"{sender}'s log up to size {tip.size}"
             )
         outcome = admit(
-            envelope, body, agreement=node.agreement, key=peer.key, tip=tip, held=held, now=now
+            envelope,
+            body,
+            agreement=node.agreement,
+            key=keys.key_for(seq),
+            tip=tip,
+            held=held,
+            now=now,
         )
         if outcome is Admission.REPEAT:
             continue

@@ -30,6 +30,7 @@ from detente.exchange.deliveries import (
 )
 from detente.exchange.gossip import gossip_round
 from detente.exchange.parts import PART_BYTES, upload_parts
+from detente.exchange.peerkeys import cosigner_key
 from detente.exchange.priority import deliver_ahead
 from detente.exchange.receive import Receipt, wire_entry
 from detente.node.directory import Node, Peer
@@ -170,7 +171,8 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
                 raise VerificationError(f"peer holds {receipt.held} after a run to {run.end}")
         else:
             signed = SignedCheckpoint.from_text(str(run.payload["checkpoint"]))
-            receipt.cosignature.verify(signed.checkpoint, peer.key)
+            cosigner = cosigner_key(node, peer.party, receipt.cosignature)
+            receipt.cosignature.verify(signed.checkpoint, cosigner)
     except (DetenteError, ValueError, KeyError, TypeError) as e:
         _failed(node, state, f"{peer.party} sent an invalid receipt: {e}", now)
         return 0

@@ -24,6 +24,7 @@ from detente.node.directory import Node
 from detente.record.audit import Row, RunResult, check_run, check_tree_level
 from detente.record.checkpoint import Cosignature, SignedCheckpoint, origin_for
 from detente.record.envelope import ZERO_HASH
+from detente.record.keyhistory import KeyHistory
 from detente.store.database import Database, open_database
 from detente.store.logs import LogStore, as_bytes
 from detente.store.schema import checkpoints, entries, tree_nodes
@@ -45,6 +46,8 @@ class LogAudit:
     tree_nodes: int = 0
     checkpoints: int = 0
     cosignatures: int = 0
+    keys: int = 1
+    revoked: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -91,7 +94,8 @@ def audit_node(
             for party in _parties(conn):
                 audit = LogAudit(party=party)
                 report.logs.append(audit)
-                key = _key_for(node, party)
+                key = _key_for(node, party, conn)
+                audit.keys = len(key.epochs)
                 _audit_entries(
                     conn,
                     node,
@@ -103,6 +107,10 @@ def audit_node(
                     parallel_from=parallel_from,
                 )
                 _audit_checkpoints(conn, node, party, key, audit)
+                audit.revoked = [
+                    f"{party}:{first}..{party}:{last} signed by revoked key {k.key_id.hex()}"
+                    for k, first, last in key.revoked_spans(audit.entries)
+                ]
     except _Stop as stop:
         report.problem = stop.message
     except DetenteError as e:
@@ -117,13 +125,14 @@ def _parties(conn: Connection) -> list[str]:
     return sorted(found)
 
 
-def _key_for(node: Node, party: str) -> VerifierKey:
-    if party == node.party:
-        return node.verifier
-    peer = node.config.peer(party)
-    if peer is not None:
-        return peer.key
-    raise UnknownKeyError(f"log {party}: no key is known for this party")
+def _key_for(node: Node, party: str, conn: Connection) -> KeyHistory:
+    try:
+        history = node.key_history(party, conn)
+    except DetenteError as e:
+        raise _Stop(f"log {party}: key history: {e}") from e
+    if history is None:
+        raise UnknownKeyError(f"log {party}: no key is known for this party")
+    return history
 
 
 _ROWS = text(
@@ -141,7 +150,7 @@ class _Run:
     url: str
     party: str
     agreement_id: str
-    verifier: str
+    verifiers: tuple[tuple[int, str], ...]
     start: int
     stop: int
     holder: str = ""
@@ -165,7 +174,7 @@ def _check(conn: Connection, run: _Run) -> RunResult:
         _read_run(conn, run),
         party=run.party,
         agreement_id=run.agreement_id,
-        key=_verifier(run.verifier),
+        key=_schedule(run.verifiers),
         start=run.start,
         stop=run.stop,
         holder=run.holder or None,
@@ -175,6 +184,21 @@ def _check(conn: Connection, run: _Run) -> RunResult:
 @functools.lru_cache(maxsize=16)
 def _verifier(text: str) -> VerifierKey:
     return VerifierKey.from_text(text)
+
+
+def _schedule(verifiers: tuple[tuple[int, str], ...]) -> Callable[[int], VerifierKey]:
+    """The key in force per seq, from ``(from_seq, key text)`` pairs (picklable for workers)."""
+    epochs = [(start, _verifier(text)) for start, text in verifiers]
+
+    def key_for(seq: int) -> VerifierKey:
+        found = epochs[0][1]
+        for start, key in epochs:
+            if start > seq:
+                break
+            found = key
+        return found
+
+    return key_for
 
 
 _worker_db: dict[str, Database] = {}
@@ -193,7 +217,7 @@ def _audit_entries(
     conn: Connection,
     node: Node,
     party: str,
-    key: VerifierKey,
+    key: KeyHistory,
     audit: LogAudit,
     *,
     workers: int | None,
@@ -207,7 +231,7 @@ def _audit_entries(
             url=node.database.url,
             party=party,
             agreement_id=node.agreement.id,
-            verifier=key.to_text(),
+            verifiers=tuple((e.from_seq, e.key.to_text()) for e in key.epochs),
             start=start,
             stop=min(start + _CHUNK, total),
             holder=node.party,
@@ -337,7 +361,7 @@ def _level_slice(conn: Connection, party: str, level: int, start: int, stop: int
 
 
 def _audit_checkpoints(
-    conn: Connection, node: Node, party: str, key: VerifierKey, audit: LogAudit
+    conn: Connection, node: Node, party: str, key: KeyHistory, audit: LogAudit
 ) -> None:
     log = LogStore(conn, party)
     tree = StoredTree(conn, party)
@@ -347,7 +371,7 @@ def _audit_checkpoints(
         where = f"log {party}: checkpoint {size}"
         try:
             signed = SignedCheckpoint.from_text(note)
-            signed.verify(key)
+            signed.verify(key.checkpoint_key(size))
         except DetenteError as e:
             raise _Stop(f"{where}: {e}") from e
         checkpoint = signed.checkpoint
@@ -361,11 +385,7 @@ def _audit_checkpoints(
         audit.checkpoints += 1
     for stored in log.cosignatures():
         where = f"log {party}: cosignature by {stored.cosigner} on checkpoint {stored.size}"
-        cosigner = (
-            node.verifier
-            if stored.cosigner == node.config.key_name
-            else node.trusted_key(stored.cosigner)
-        )
+        cosigner = _cosigner(conn, node, stored.cosigner, stored.line)
         if cosigner is None:
             raise _Stop(f"{where}: no trusted key is configured for this cosigner")
         if stored.size not in held:
@@ -380,3 +400,28 @@ def _audit_checkpoints(
         if cosignature.timestamp != stored.timestamp:
             raise _Stop(f"{where}: stored timestamp differs from the signed one")
         audit.cosignatures += 1
+
+
+def _cosigner(conn: Connection, node: Node, name: str, line: str) -> VerifierKey | None:
+    """The key that made a stored cosignature: a party's key of its time, or a trusted one.
+
+    A party cosigns with the key in force in its own log when it cosigns, so
+    the key of a party's cosignature is found among its log's keys by key ID.
+    """
+    party = next(
+        (p for p in (node.party, *(q.party for q in node.config.peers)) if _named(node, p, name)),
+        None,
+    )
+    if party is None:
+        return node.trusted_key(name)
+    history = node.key_history(party, conn)
+    try:
+        key_id = Cosignature.from_line(line).key_id
+    except DetenteError:
+        return None if history is None else history.current
+    return None if history is None else history.find_cosigner(key_id)
+
+
+def _named(node: Node, party: str, name: str) -> bool:
+    first = node.first_key(party)
+    return first is not None and first.name == name

@@ -25,11 +25,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Connection
+
 from detente.agreement import Agreement, resolve_agreement
-from detente.crypto.keys import SigningKey, VerifierKey, load_signing_key, save_signing_key
+from detente.crypto.keys import SigningKey, VerifierKey, save_signing_key
 from detente.errors import ConfigError, EncodingError, KeyFileError
+from detente.node.keyfiles import KEY_FILE, load_current_key
 from detente.record.checkpoint import origin_for
+from detente.record.keyhistory import KeyHistory
 from detente.store.database import Database, open_database, sqlite_url
+from detente.store.keylog import read_key_history
 
 __all__ = [
     "CONFIG_FILE",
@@ -43,7 +48,6 @@ __all__ = [
 ]
 
 CONFIG_FILE = "config.toml"
-KEY_FILE = "node.key"
 DB_FILE = "detente.db"
 PASSPHRASE_ENV = "DETENTE_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 
@@ -209,27 +213,67 @@ class Node:
 
     @property
     def key(self) -> SigningKey:
-        """The node's signing key (asks for the passphrase once if encrypted).
+        """The node's signing key in force (asks for the passphrase once if encrypted).
+
+        The own log says which key is in force; when it names another key
+        than the one loaded (a rotation by another process), the key files
+        are read again.
 
         Raises:
             KeyFileError: the key cannot be read or unlocked.
         """
-        if self._key is None:
-            passphrase = self._passphrase() if self.config.key_encrypted else None
-            key = load_signing_key(
-                self.directory / KEY_FILE, name=self.config.key_name, passphrase=passphrase
+        current = self.current_verifier()
+        if self._key is None or self._key.verifier != current:
+            # First use, or another process (`detente keys rotate`) rotated the key.
+            self._key = load_current_key(
+                self.directory,
+                name=self.config.key_name,
+                passphrase=self.passphrase(),
+                current=current,
             )
-            if key.verifier != self.verifier:
-                raise KeyFileError(
-                    f"{self.directory / KEY_FILE}: the key does not match "
-                    f"node.verifier_key in {CONFIG_FILE}"
-                )
-            self._key = key
         return self._key
+
+    def passphrase(self) -> bytes | None:
+        """The key passphrase, asked for only if the key is encrypted."""
+        return self._passphrase() if self.config.key_encrypted else None
+
+    def use_key(self, key: SigningKey) -> None:
+        """Sign with ``key`` from now on (after a rotation committed)."""
+        self._key = key
+
+    def first_key(self, party: str) -> VerifierKey | None:
+        """The key ``party``'s log starts with, from the configuration, if known."""
+        if party == self.party:
+            return self.verifier
+        peer = self.config.peer(party)
+        return None if peer is None else peer.key
+
+    def key_history(self, party: str, conn: Connection | None = None) -> KeyHistory | None:
+        """Which key signs which position of ``party``'s log as held, if the party is known.
+
+        Raises:
+            VerificationError: a held key entry does not hold.
+        """
+        first = self.first_key(party)
+        if first is None:
+            return None
+        if conn is not None:
+            return read_key_history(conn, party, first)
+        with self.database.engine.connect() as own:
+            return read_key_history(own, party, first)
+
+    def current_verifier(self) -> VerifierKey:
+        """The key in force for the node's own log (after its last rotation)."""
+        history = self.key_history(self.party)
+        assert history is not None  # the own party always has a key  # noqa: S101
+        return history.current
 
     @property
     def verifier(self) -> VerifierKey:
-        """The node's public verifier key, from the configuration (no passphrase needed)."""
+        """The key the node's log starts with, from the configuration (no passphrase needed).
+
+        After a rotation the log is signed by later keys: see :meth:`key_history`.
+        """
         return self._verifier
 
     def trusted_key(self, name: str) -> VerifierKey | None:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from detente.agreement.system import is_system_type
 from detente.crypto.canonical import canonical_json
 from detente.errors import ConsistencyError, InputError, StoreError, VerificationError
 from detente.exchange.priority import LANE
@@ -63,13 +64,20 @@ class LogWriter:
         self._origin = origin_for(node.agreement.id, node.party)
 
     def append(
-        self, drafts: Sequence[Draft], *, idempotency: tuple[str, str] | None = None
+        self,
+        drafts: Sequence[Draft],
+        *,
+        idempotency: tuple[str, str] | None = None,
+        key_entry: bool = False,
     ) -> AppendResult:
         """Seal, check and store ``drafts`` and sign the new checkpoint, atomically.
 
         With ``idempotency`` (operator, key), a key already used returns what
         it created the first time, and nothing new is written: a client that
         retries a submission never creates a second envelope.
+
+        Key entries (``detente.key_*``) are appended only with ``key_entry``,
+        alone, by :mod:`detente.node.rotation`: an operator cannot send one.
 
         Raises:
             InputError: a draft's body is not a JSON object or is too large.
@@ -81,6 +89,12 @@ class LogWriter:
         """
         if not drafts:
             raise InputError("nothing to append")
+        key_drafts = [d for d in drafts if is_system_type(d.type)]
+        if key_drafts and (not key_entry or len(drafts) != 1):
+            raise InputError(
+                f"type {key_drafts[0].type!r} is the protocol's: key entries are appended "
+                "alone, by `detente keys rotate` or `detente keys revoke`"
+            )
         node = self._node
         try:
             with node.write_lock, node.database.engine.begin() as conn:
@@ -146,6 +160,11 @@ class LogWriter:
                 exercise=draft.exercise,
             )
             check_rules(envelope, body, agreement=agreement, parsed=value)
+            if is_system_type(draft.type):
+                # A key entry the peers would refuse must never be signed into the log.
+                history = node.key_history(node.party, conn)
+                assert history is not None  # the own party always has a key  # noqa: S101
+                history.apply(envelope, body)
             digest = envelope.leaf_hash
             prev = digest.hex()
             leaf_hashes.append(digest)
@@ -199,7 +218,9 @@ class LogWriter:
         if last is None:
             return
         old = SignedCheckpoint.from_text(last[1])
-        old.verify(self._node.verifier)
+        history = self._node.key_history(self._node.party, log.connection)
+        assert history is not None  # the own party always has a key  # noqa: S101
+        old.verify(history.checkpoint_key(old.checkpoint.size))
         proof = tree.consistency_proof(old.checkpoint.size, new_size)
         try:
             verify_consistency(old.checkpoint.size, new_size, proof, old.checkpoint.root, new_root)

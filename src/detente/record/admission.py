@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from detente.agreement import Agreement
+from detente.agreement.system import is_system_type
 from detente.crypto.keys import VerifierKey
 from detente.errors import (
     BodyError,
@@ -138,6 +139,10 @@ def check_rules(
     strangers = [p for p in header.to if p not in parties or p == header.sender]
     if strangers:
         raise TypeNotAllowedError(f"{where}: recipient(s) {', '.join(strangers)} not allowed")
+    if is_system_type(header.type) and set(header.to) != parties - {header.sender}:
+        raise TypeNotAllowedError(
+            f"{where}: a {header.type} entry goes to every other party, so that each holds its body"
+        )
     if header.body_len > agreement.max_body_bytes:
         raise BodyError(
             f"{where}: body_len {header.body_len} exceeds the agreement's max_body_bytes "

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from detente.crypto.keys import VerifierKey
@@ -52,7 +52,7 @@ def check_run(
     *,
     party: str,
     agreement_id: str,
-    key: VerifierKey,
+    key: VerifierKey | Callable[[int], VerifierKey],
     start: int,
     stop: int,
     holder: str | None = None,
@@ -63,7 +63,8 @@ def check_run(
     of every entry of its own log and of every entry addressed to it.
 
     Each entry is parsed (and must be canonical), its signature checked under
-    ``key``, its place (sender, seq, agreement) and body hash checked, its
+    ``key`` (or, when the log rotated keys, under ``key(seq)``, the key in force
+    at its position), its place (sender, seq, agreement) and body hash checked, its
     leaf hash compared with the stored level-0 tree node, and its ``prev``
     with the leaf hash of the entry before it in the run. The link into the
     run before is left to the caller through ``first_prev``.
@@ -82,7 +83,7 @@ def check_run(
             return result(f"log {party}: entry {party}:{expected} is missing (next held: {seq})")
         try:
             envelope = Envelope.from_leaf(leaf)
-            envelope.verify_signature(key)
+            envelope.verify_signature(key if isinstance(key, VerifierKey) else key(seq))
         except DetenteError as e:
             return result(f"{where}: envelope: {e}")
         header = envelope.header

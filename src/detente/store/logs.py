@@ -54,6 +54,11 @@ class LogStore:
         self._conn = conn
         self.party = party
 
+    @property
+    def connection(self) -> Connection:
+        """The connection (and transaction) these rows are read and written over."""
+        return self._conn
+
     def size(self) -> int:
         """Number of entries held."""
         top = self._conn.execute(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -59,6 +60,8 @@ entries = Table(
     Column("leaf", LargeBinary, nullable=False),
     Column("type", String(64), nullable=False),
     Column("created", String(40), nullable=False),
+    # Key entries (rotations, revocations) are looked up by type: ADR 0005.
+    Index("ix_entries_party_type", "party", "type"),
 )
 
 bodies = Table(
