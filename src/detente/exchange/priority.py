@@ -50,7 +50,7 @@ from detente.exchange.receive import Receipt, record_evidence, verified_checkpoi
 from detente.node.directory import Node, Peer
 from detente.record.admission import admit_ahead
 from detente.record.checkpoint import Cosignature, SignedCheckpoint, cosign
-from detente.record.envelope import Envelope
+from detente.record.envelope import LANE_PRIORITIES, Envelope
 from detente.record.merkle import verify_consistency, verify_inclusion
 from detente.store.logs import LogStore
 from detente.store.schema import early_entries, priority_lane
@@ -66,9 +66,7 @@ __all__ = [
 
 log = logging.getLogger("detente.exchange")
 
-# Precedences that overtake the backlog: FLASH, the highest, only; the
-# others keep log order so the lane stays for emergencies.
-LANE = frozenset({"FLASH"})
+LANE = LANE_PRIORITIES
 # Times in a row the lane follows the peer's size before it gives up until later.
 _MAX_RESYNCS = 3
 

@@ -19,11 +19,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from detente.agreement.system import is_system_type
 from detente.crypto.canonical import canonical_json
 from detente.errors import ConsistencyError, InputError, StoreError, VerificationError
-from detente.exchange.priority import LANE
 from detente.node.directory import Node
 from detente.record.admission import check_rules
 from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
-from detente.record.envelope import ZERO_HASH, Envelope, format_time, seal
+from detente.record.envelope import LANE_PRIORITIES, ZERO_HASH, Envelope, format_time, seal
 from detente.record.merkle import verify_consistency
 from detente.store.logs import LogStore
 from detente.store.schema import idempotency as idempotency_keys
@@ -177,7 +176,7 @@ class LogWriter:
         lane = [
             {"seq": e.header.seq, "peer": party}
             for e in envelopes
-            if e.header.priority in LANE
+            if e.header.priority in LANE_PRIORITIES
             for party in e.header.to
         ]
         if lane:

@@ -45,6 +45,7 @@ __all__ = [
     "ENVELOPE_CONTEXT",
     "MAX_BODY_BYTES",
     "MAX_LEAF_BYTES",
+    "LANE_PRIORITIES",
     "PRIORITIES",
     "ZERO_HASH",
     "Envelope",
@@ -56,9 +57,12 @@ __all__ = [
 
 ENVELOPE_CONTEXT = b"detente/envelope/v1\n"
 PRIORITIES = ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE")
+# Precedences delivered ahead of the backlog (exchange.priority): FLASH, the
+# highest, only; the others keep log order so the lane stays for emergencies.
+LANE_PRIORITIES = frozenset({"FLASH"})
 ZERO_HASH = "0" * 64
-# Untrusted input is size-limited at the edge: a header is small; bodies
-# larger than this are documents, which later issues split into parts.
+# Untrusted input is size-limited at the edge: a header is small; a body is
+# at most this (the agreement may say less), and travels in parts above 1 MiB.
 MAX_LEAF_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
 _MAX_RECIPIENTS = 256
