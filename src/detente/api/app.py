@@ -37,6 +37,7 @@ from detente.errors import (
     PermissionDeniedError,
     SequenceError,
     StoreError,
+    SuspendedError,
     TooLargeError,
     UnknownKeyError,
     VerificationError,
@@ -59,7 +60,7 @@ def _status_for(error: DetenteError) -> int:
         return 401
     if isinstance(error, PermissionDeniedError):
         return 403
-    if isinstance(error, ForkError | ConsistencyError | SequenceError):
+    if isinstance(error, ForkError | ConsistencyError | SequenceError | SuspendedError):
         return 409
     if isinstance(error, TooLargeError):
         return 413
