@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import insert
 
 from detente import __version__
-from detente.api import alarms, messages, peer
+from detente.api import alarms, measures, messages, peer
 from detente.crypto.keys import VerifierKey
 from detente.errors import (
     AuthenticationError,
@@ -138,6 +138,7 @@ def create_app(
     app.include_router(peer.router)
     app.include_router(messages.router)
     app.include_router(alarms.router)
+    app.include_router(measures.router)
 
     @app.get("/v1/health", tags=["health"])
     def health() -> dict[str, object]:

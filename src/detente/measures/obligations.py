@@ -60,13 +60,14 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from detente.agreement import AfterEvent, AfterMessage, Agreement, BeforeEvent, MessageType
 from detente.agreement._base import ANY_PARTY
 from detente.errors import EncodingError
 from detente.measures.entry import Entry
 from detente.measures.suspension import Suspensions, fold_suspensions
-from detente.record.envelope import parse_time
+from detente.record.envelope import format_time, parse_time
 
 __all__ = ["Obligation", "Report", "Skipped", "State", "fold_obligations"]
 
@@ -121,6 +122,25 @@ class Obligation:
     suspended_by: str | None = None
     clock: str = "receipt"
 
+    def to_json(self) -> dict[str, Any]:
+        """The obligation as JSON: times in RFC 3339 UTC, days as ISO dates."""
+        return {
+            "party": self.party,
+            "type": self.type,
+            "rule": self.rule,
+            "due": format_time(self.due),
+            "state": self.state.value,
+            "to": list(self.to),
+            "trigger": self.trigger,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "met_by": self.met_by,
+            "given": None if self.given is None else format_time(self.given),
+            "late": self.late,
+            "pending": self.pending,
+            "suspended_by": self.suspended_by,
+            "clock": self.clock,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
@@ -130,6 +150,15 @@ class Skipped:
     type: str
     reason: str
     exercise: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry and why it counts for nothing, as JSON."""
+        return {
+            "ref": self.ref,
+            "type": self.type,
+            "reason": self.reason,
+            "exercise": self.exercise,
+        }
 
 
 @dataclass(frozen=True)

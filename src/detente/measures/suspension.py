@@ -71,6 +71,20 @@ class Interval:
         """True if the type is suspended at ``instant``."""
         return self.start <= instant and (self.end is None or instant < self.end)
 
+    def to_json(self, *, now: datetime) -> dict[str, Any]:
+        """The interval as JSON, with ``active``: whether it covers ``now``."""
+        return {
+            "party": self.party,
+            "type": self.type,
+            "start": format_time(self.start),
+            "end": None if self.end is None else format_time(self.end),
+            "suspended_by": self.suspended_by,
+            "resumed_by": self.resumed_by,
+            "reason": self.reason,
+            "article": self.article,
+            "active": self.covers(now),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Ignored:
@@ -80,6 +94,15 @@ class Ignored:
     type: str | None
     reason: str
     exercise: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry and why it changed nothing, as JSON."""
+        return {
+            "ref": self.ref,
+            "type": self.type,
+            "reason": self.reason,
+            "exercise": self.exercise,
+        }
 
 
 @dataclass(frozen=True)
