@@ -24,23 +24,25 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
-from detente.agreement import AfterMessage
+from detente.agreement import AfterMessage, Agreement
 from detente.agreement.suspension import SUSPENSION_TYPES
 from detente.errors import BodyError
 from detente.measures.entry import Entry
 from detente.measures.obligations import Report, fold_obligations
 from detente.measures.suspension import Suspensions, check_sending, fold_suspensions
 from detente.node.directory import Node
-from detente.record.envelope import Envelope, parse_time
+from detente.record.envelope import Envelope
 from detente.store.logs import LogStore
 
 __all__ = [
     "check_drafts",
+    "default_to",
     "load_entries",
     "obligation_report",
     "record_start",
@@ -140,51 +142,64 @@ def obligation_report(node: Node, *, since: date | None = None) -> Report:
     return fold_obligations(node.agreement, entries, now=now, since=start)
 
 
+def default_to(agreement: Agreement, party: str, type_id: str) -> tuple[str, ...]:
+    """Recipients of a draft that names none: every other party for a suspension or
+    resumption (each must hear of it), none otherwise."""
+    if type_id not in SUSPENSION_TYPES:
+        return ()
+    return tuple(sorted(agreement.party_ids() - {party}))
+
+
 def check_drafts(
     conn: Connection,
     node: Node,
-    drafts: Sequence[tuple[str, object, bool]],
+    envelopes: Sequence[Envelope],
     *,
-    created: str,
+    bodies: Sequence[Mapping[str, Any]],
 ) -> None:
-    """Refuse drafts the node's own suspensions forbid, in order, within one append.
+    """Refuse sealed drafts the node's own suspensions forbid, in order, within one append.
 
     Args:
         conn: the writer's connection (inside its transaction).
         node: the node.
-        drafts: ``(type, body, exercise)`` of each draft, in append order.
-        created: the ``created`` time the drafts will carry.
+        envelopes: the envelopes sealed (not yet stored), in append order.
+        bodies: their bodies, parsed.
 
     Raises:
-        SuspendedError: a draft's type is suspended, or a suspension or
+        SuspendedError: an envelope's type is suspended, or a suspension or
             resumption conflicts with the state (see
             :func:`detente.measures.suspension.check_sending`).
-        BodyError: a suspension names a type this party may not send, or
-            takes effect in the past.
+        BodyError: a suspension names a type this party may not send, is
+            not addressed to every other party, or takes effect in the past.
     """
     entries = load_entries(conn, node, SUSPENSION_TYPES)
-    base = LogStore(conn, node.party).size()
-    instant = parse_time(created, field_name="created")
-    for offset, (type_id, body, exercise) in enumerate(drafts):
-        if not isinstance(body, dict):
-            raise BodyError(f"draft {offset}: the body must be a JSON object")
+    for envelope, body in zip(envelopes, bodies, strict=True):
+        header = envelope.header
         check_sending(
             node.agreement,
             fold_suspensions(entries),
             party=node.party,
-            type_id=type_id,
+            type_id=header.type,
             body=body,
-            exercise=exercise,
-            created=instant,
+            exercise=header.exercise,
+            created=header.created_at,
         )
-        if type_id in SUSPENSION_TYPES:
-            entries.append(
-                Entry(
-                    party=node.party,
-                    seq=base + offset,
-                    type=type_id,
-                    created=instant,
-                    exercise=exercise,
-                    body=body,
-                )
+        if header.type not in SUSPENSION_TYPES:
+            continue
+        missing = sorted(node.agreement.party_ids() - {node.party} - set(header.to))
+        if missing and not header.exercise:
+            raise BodyError(
+                f"{envelope.position}: to: a {header.type} must be addressed to every other "
+                f"party; missing {', '.join(missing)} (or name no recipient)"
             )
+        entries.append(
+            Entry(
+                party=node.party,
+                seq=header.seq,
+                type=header.type,
+                created=header.created_at,
+                to=header.to,
+                exercise=header.exercise,
+                body=body,
+            )
+        )

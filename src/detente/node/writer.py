@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from detente.crypto.canonical import canonical_json
 from detente.errors import ConsistencyError, InputError, StoreError, VerificationError
 from detente.node.directory import Node
-from detente.node.measures import check_drafts
+from detente.node.measures import check_drafts, default_to
 from detente.record.admission import check_rules
 from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
 from detente.record.envelope import MAX_BODY_BYTES, ZERO_HASH, Envelope, format_time, seal
@@ -138,7 +138,7 @@ class LogWriter:
                 created=created,
                 type=draft.type,
                 body=body,
-                to=draft.to,
+                to=draft.to or default_to(agreement, node.party, draft.type),
                 refs=draft.refs,
                 article=draft.article if draft.article is not None else message_type.article,
                 priority=draft.priority or str(message_type.priority),
@@ -150,7 +150,7 @@ class LogWriter:
             leaf_hashes.append(digest)
             envelopes.append(envelope)
             bodies.append(body)
-        check_drafts(conn, node, [(d.type, d.body, d.exercise) for d in drafts], created=created)
+        check_drafts(conn, node, envelopes, bodies=[d.body for d in drafts])
         log.insert(
             [(e.header.seq, e.leaf, e.header.type, e.header.created) for e in envelopes],
             [(e.header.seq, b) for e, b in zip(envelopes, bodies, strict=True)],
