@@ -22,6 +22,7 @@ acts differently on each.
     │   ├── TooLargeError            input over its size limit
     │   ├── AgreementError           an agreement file is invalid
     │   ├── EncodingError            bytes that do not parse as what they claim
+    │   ├── SuspendedError           a message conflicts with the sender's own suspensions
     │   └── ConfigError              a node directory or its config is unusable
     ├── KeyFileError                 a key file is missing, unreadable or locked
     └── StoreError                   the database failed or holds what it must not
@@ -51,6 +52,7 @@ __all__ = [
     "SequenceError",
     "SignatureError",
     "StoreError",
+    "SuspendedError",
     "TooLargeError",
     "TypeNotAllowedError",
     "UnknownKeyError",
@@ -129,6 +131,10 @@ class AgreementError(InputError):
 
 class EncodingError(InputError):
     """Bytes or text do not parse as the format they claim to be."""
+
+
+class SuspendedError(InputError):
+    """A message conflicts with its sender's suspensions: a suspended type, or a repeat."""
 
 
 class ConfigError(InputError):

@@ -70,7 +70,7 @@ def test_loads_a_file(tmp_path: Path) -> None:
     a = load_agreement(_write(tmp_path, "demo.toml", BASE))
     assert a.name == "demo"
     assert a.limits["widgets"].max == 10
-    assert sorted(a.message_types) == ["message"]
+    assert sorted(a.message_types) == ["message", "resumption", "suspension"]
     assert a.id == load_agreement_text(BASE, source="x.toml").id
 
 

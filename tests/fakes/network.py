@@ -18,7 +18,7 @@ from tests.fakes.servers import Router, ServedNode, free_port
 PARTIES = ("us", "nato", "ru")
 
 
-def make_network(tmp_path, clock, database_url):
+def make_network(tmp_path, clock, database_url, agreement_ref="security-replies-2022"):
     """Three nodes that know each other, served on loopback, with operators and senders."""
     nodes = {}
     for party in PARTIES:
@@ -26,7 +26,7 @@ def make_network(tmp_path, clock, database_url):
         nodes[party] = init_node(
             tmp_path / party,
             party=party,
-            agreement_ref="security-replies-2022",
+            agreement_ref=agreement_ref,
             database_url=url,
             clock=clock,
         )

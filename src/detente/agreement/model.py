@@ -35,6 +35,7 @@ from detente.agreement.geography import Site, Zone
 from detente.agreement.hotline import Hotline, IncidentThresholds
 from detente.agreement.inspections import InspectionType
 from detente.agreement.messages import FREE_TEXT_TYPE, MessageType, free_text_message_type
+from detente.agreement.suspension import SUSPENSION_TYPES, suspension_message_types
 from detente.agreement.system import is_system_type, system_message_type
 from detente.crypto.canonical import canonical_json
 from detente.errors import EncodingError, TypeNotAllowedError
@@ -172,6 +173,31 @@ class Agreement(AgreementContent):
         if isinstance(types, dict) and FREE_TEXT_TYPE not in types:
             data = {**data, "message_types": {**types, FREE_TEXT_TYPE: free_text_message_type()}}
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _add_suspension(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        types = data.get("message_types")
+        if types is None:
+            types = {}
+        if not isinstance(types, dict):
+            return data  # the field's own validation reports it
+        # Validators may run in either order: `message` is always added.
+        added = suspension_message_types({*types, FREE_TEXT_TYPE})
+        for type_id in sorted(SUSPENSION_TYPES & types.keys()):
+            given = types[type_id]
+            try:
+                same = MessageType.model_validate(given) == added[type_id]
+            except ValueError:
+                same = False
+            if not same:
+                raise ValueError(
+                    f"message_types.{type_id}: reserved for the protocol type every agreement "
+                    "has (see docs/agreement-format.md, Suspension); do not define it"
+                )
+        return {**data, "message_types": {**types, **added}}
 
     @model_validator(mode="after")
     def _references(self) -> Agreement:

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import insert
 
 from detente import __version__
-from detente.api import alarms, messages, peer
+from detente.api import alarms, measures, messages, peer
 from detente.crypto.keys import VerifierKey
 from detente.errors import (
     AuthenticationError,
@@ -37,6 +37,7 @@ from detente.errors import (
     PermissionDeniedError,
     SequenceError,
     StoreError,
+    SuspendedError,
     TooLargeError,
     UnknownKeyError,
     VerificationError,
@@ -60,7 +61,7 @@ def _status_for(error: DetenteError) -> int:
         return 401
     if isinstance(error, PermissionDeniedError):
         return 403
-    if isinstance(error, ForkError | ConsistencyError | SequenceError):
+    if isinstance(error, ForkError | ConsistencyError | SequenceError | SuspendedError):
         return 409
     if isinstance(error, TooLargeError):
         return 413
@@ -137,6 +138,7 @@ def create_app(
     app.include_router(peer.router)
     app.include_router(messages.router)
     app.include_router(alarms.router)
+    app.include_router(measures.router)
 
     @app.get("/v1/health", tags=["health"])
     def health() -> dict[str, object]:

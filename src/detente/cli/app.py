@@ -26,6 +26,7 @@ from detente.cli.alarms import alarms_app
 from detente.cli.evidence import evidence_app
 from detente.cli.keys import keys_app
 from detente.cli.log import log_app
+from detente.cli.measures import obligations, suspensions
 from detente.cli.operator import operator_app
 from detente.cli.peer import peer_app
 from detente.cli.receipt import receipt_app
@@ -53,7 +54,9 @@ app.add_typer(log_app, name="log")
 app.add_typer(operator_app, name="operator")
 app.add_typer(peer_app, name="peer")
 app.add_typer(receipt_app, name="receipt")
+app.command("obligations")(obligations)
 app.command("serve")(serve)
+app.command("suspensions")(suspensions)
 app.command("sync")(sync)
 
 

@@ -20,6 +20,7 @@ from detente.agreement.system import is_system_type
 from detente.crypto.canonical import canonical_json
 from detente.errors import ConsistencyError, InputError, StoreError, VerificationError
 from detente.node.directory import Node
+from detente.node.measures import check_drafts, default_to
 from detente.record.admission import check_rules
 from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
 from detente.record.envelope import LANE_PRIORITIES, ZERO_HASH, Envelope, format_time, seal
@@ -81,7 +82,10 @@ class LogWriter:
         Raises:
             InputError: a draft's body is not a JSON object or is too large.
             TypeNotAllowedError: the agreement does not let this party send it.
-            BodyError: a body fails its type's schema.
+            BodyError: a body fails its type's schema, or a suspension names
+                a type this party may not send or takes effect in the past.
+            SuspendedError: this party has suspended a draft's type, or a
+                suspension or resumption conflicts with its suspensions.
             ConsistencyError: the new tree does not extend the last signed
                 checkpoint (the store was altered); nothing is signed.
             StoreError: the database failed; nothing was written.
@@ -152,7 +156,7 @@ class LogWriter:
                 created=created,
                 type=draft.type,
                 body=body,
-                to=draft.to,
+                to=draft.to or default_to(agreement, node.party, draft.type),
                 refs=draft.refs,
                 article=draft.article if draft.article is not None else message_type.article,
                 priority=draft.priority or str(message_type.priority),
@@ -169,6 +173,7 @@ class LogWriter:
             leaf_hashes.append(digest)
             envelopes.append(envelope)
             bodies.append(body)
+        check_drafts(conn, node, envelopes, bodies=[d.body for d in drafts])
         log.insert(
             [(e.header.seq, e.leaf, e.header.type, e.header.created) for e in envelopes],
             [(e.header.seq, b) for e, b in zip(envelopes, bodies, strict=True)],

@@ -6,7 +6,7 @@ Functions here run inside the caller's transaction and never commit
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select
@@ -131,6 +131,30 @@ class LogStore:
                 return
             yield batch
             position = end
+
+    def entries_of_types(self, types: Collection[str]) -> list[EntryRow]:
+        """Every entry whose type is among ``types``, in seq order, with its body if held.
+
+        The ``type`` column is written from the signed header, so the
+        engines that need a few types read only those.
+        """
+        if not types:
+            return []
+        query = (
+            select(entries.c.seq, entries.c.leaf, bodies.c.body)
+            .select_from(
+                entries.outerjoin(
+                    bodies,
+                    (bodies.c.party == entries.c.party) & (bodies.c.seq == entries.c.seq),
+                )
+            )
+            .where(entries.c.party == self.party, entries.c.type.in_(sorted(types)))
+            .order_by(entries.c.seq)
+        )
+        return [
+            EntryRow(int(s), as_bytes(leaf), None if body is None else as_bytes(body))
+            for s, leaf, body in self._conn.execute(query)
+        ]
 
     def add_checkpoint(self, size: int, note: str) -> None:
         """Store a signed checkpoint note for ``size``."""

@@ -1,0 +1,32 @@
+"""Pure engines over the logs: suspensions and message obligations.
+
+Each engine is a fold over plain :class:`Entry` records under the
+agreement's rules; the node builds the records from its store
+(:mod:`detente.node.measures`), tests build them by hand.
+
+Example:
+    >>> from datetime import UTC, datetime
+    >>> from detente.agreement import builtin_agreement
+    >>> report = fold_obligations(builtin_agreement("security-replies-2022"), [],
+    ...                           now=datetime(2026, 3, 1, tzinfo=UTC),
+    ...                           since=datetime(2026, 3, 1, tzinfo=UTC).date())
+    >>> report.obligations
+    ()
+"""
+
+from detente.measures.entry import Entry
+from detente.measures.obligations import Obligation, Report, Skipped, State, fold_obligations
+from detente.measures.suspension import Ignored, Interval, Suspensions, fold_suspensions
+
+__all__ = [
+    "Entry",
+    "Ignored",
+    "Interval",
+    "Obligation",
+    "Report",
+    "Skipped",
+    "State",
+    "Suspensions",
+    "fold_obligations",
+    "fold_suspensions",
+]
