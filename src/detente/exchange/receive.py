@@ -26,6 +26,7 @@ from detente.errors import (
     BodyError,
     ConsistencyError,
     ForkError,
+    PermissionDeniedError,
     SequenceError,
     TypeNotAllowedError,
     UnknownKeyError,
@@ -122,6 +123,7 @@ def receive_delivery(node: Node, delivery: Delivery) -> Receipt:
 
     Raises:
         UnknownKeyError: the sender is not a configured peer.
+        PermissionDeniedError: the sender is a witness, which keeps no log.
         SignatureError, BodyError, TypeNotAllowedError, WrongAgreementError,
         ClockSkewError, EncodingError: an entry or the checkpoint is invalid.
         SequenceError: the run starts after the end of the mirror (a gap);
@@ -133,6 +135,8 @@ def receive_delivery(node: Node, delivery: Delivery) -> Receipt:
     peer = node.config.peer(delivery.sender)
     if peer is None or delivery.sender == node.party:
         raise UnknownKeyError(f"{delivery.sender!r} is not a peer of this node")
+    if peer.witness:
+        raise PermissionDeniedError(f"{delivery.sender} is a witness: it has no log to deliver")
     signed = SignedCheckpoint.from_text(delivery.checkpoint)
     signed.verify(peer.key)
     checkpoint = signed.checkpoint

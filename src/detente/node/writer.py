@@ -17,7 +17,13 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from detente.crypto.canonical import canonical_json
-from detente.errors import ConsistencyError, InputError, StoreError, VerificationError
+from detente.errors import (
+    ConsistencyError,
+    InputError,
+    PermissionDeniedError,
+    StoreError,
+    VerificationError,
+)
 from detente.node.directory import Node
 from detente.record.admission import check_rules
 from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
@@ -70,6 +76,8 @@ class LogWriter:
         retries a submission never creates a second envelope.
 
         Raises:
+            PermissionDeniedError: this node is a witness, which has no log
+                of its own and sends no messages.
             InputError: a draft's body is not a JSON object or is too large.
             TypeNotAllowedError: the agreement does not let this party send it.
             BodyError: a body fails its type's schema.
@@ -77,9 +85,13 @@ class LogWriter:
                 checkpoint (the store was altered); nothing is signed.
             StoreError: the database failed; nothing was written.
         """
+        node = self._node
+        if node.is_witness:
+            raise PermissionDeniedError(
+                f"{node.party} is a witness: it has no log of its own and sends no messages"
+            )
         if not drafts:
             raise InputError("nothing to append")
-        node = self._node
         try:
             with node.write_lock, node.database.engine.begin() as conn:
                 if idempotency is not None:
