@@ -53,10 +53,12 @@ class Router(httpx.BaseTransport):
     def __init__(self) -> None:
         self.inner = httpx.HTTPTransport()
         self.down: set[int] = set()
+        self.paths: list[str] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.port in self.down:
             raise httpx.ConnectError(f"port {request.url.port} is down", request=request)
+        self.paths.append(request.url.path)
         return self.inner.handle_request(request)
 
     def close(self) -> None:

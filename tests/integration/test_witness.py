@@ -42,27 +42,35 @@ def test_the_witness_mirrors_every_party_holds_no_body_and_cosigns(witnessed):
     nodes, clients, tokens, _, router = witnessed
     witness_port = witnessed.ports["osce"]
     sent_to_witness: list[dict] = []
+    paths: set[str] = set()
     inner = router.handle_request
 
     def recording(request: httpx.Request) -> httpx.Response:
-        if request.url.port == witness_port and request.url.path == "/v1/peer/envelopes":
-            sent_to_witness.append(json.loads(request.content))
+        if request.url.port == witness_port:
+            paths.add(request.url.path)
+            if request.url.path == "/v1/peer/envelopes":
+                sent_to_witness.append(json.loads(request.content))
         return inner(request)
 
     router.handle_request = recording
     assert submit(clients, tokens, "us", {"text": "to Russia"}, to=["ru"]).status_code == 201
+    flash = {"type": "message", "body": {"text": "FLASH"}, "to": ["ru"], "priority": "FLASH"}
+    headers = {"Authorization": f"Bearer {tokens['us']}"}
+    assert clients["us"].post("/v1/messages", json=flash, headers=headers).status_code == 201
     assert submit(clients, tokens, "ru", {"text": "to all"}, to=["us", "nato"]).status_code == 201
     assert submit(clients, tokens, "nato", {"text": "to us"}, to=["us"]).status_code == 201
     _exchange(witnessed)
 
     osce = nodes["osce"]
     with osce.database.engine.connect() as conn:
-        for party in ("us", "ru", "nato"):
-            assert LogStore(conn, party).size() == 1
-            assert LogStore(conn, party).cosignature(1, osce.config.key_name) is not None
+        for party, size in (("us", 2), ("ru", 1), ("nato", 1)):
+            assert LogStore(conn, party).size() == size
+            assert LogStore(conn, party).cosignature(size, osce.config.key_name) is not None
         assert conn.execute(select(func.count()).select_from(bodies)).scalar_one() == 0
     assert {d["sender"] for d in sent_to_witness} == {"us", "ru", "nato"}
     assert all(e["body"] is None for d in sent_to_witness for e in d["entries"])
+    # Neither the priority lane nor body parts go to a witness: it is no recipient.
+    assert paths == {"/v1/peer/envelopes"}
 
     # The witness's cosignature is a receipt anyone can check with two keys.
     receipt = receipt_for(nodes["us"], seq=0, peer="osce")

@@ -13,7 +13,8 @@ agreements may include only built-in names. Included agreements contribute
 their categories, counting rules, limits, zones, sites, message types and
 inspection types, hotline and incident thresholds; an id (or a hotline)
 defined differently in two places is an error naming both files, while an
-identical repeat is fine. The includer's ``skew_seconds`` applies, and its
+identical repeat is fine. The includer's ``skew_seconds`` and
+``max_body_bytes`` apply, and its
 parties must include every party of what it includes.
 
 Example:
@@ -315,6 +316,7 @@ def _resolve(root: _File) -> Agreement:
         "includes": merged.included_names[root.key],
         "parties": spec.parties,
         "skew_seconds": spec.skew_seconds,
+        "max_body_bytes": spec.max_body_bytes,
     }
     for section in KEYED_SECTIONS:
         data[section] = {key: item for key, (item, _) in merged.items[section].items()}

@@ -40,6 +40,7 @@ from detente.errors import EncodingError, TypeNotAllowedError
 
 __all__ = [
     "DEFAULT_SKEW_SECONDS",
+    "WIRE_MAX_BODY_BYTES",
     "KEYED_SECTIONS",
     "Agreement",
     "AgreementContent",
@@ -53,6 +54,9 @@ __all__ = [
 
 #: Allowed clock skew for an envelope's ``created``, unless the agreement says otherwise.
 DEFAULT_SKEW_SECONDS = 300
+# The wire format's own cap on a body (record.envelope.MAX_BODY_BYTES): an
+# agreement may state a lower limit, never a higher one.
+WIRE_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 #: Tables keyed by id; included agreements contribute to each.
 KEYED_SECTIONS = (
@@ -100,6 +104,9 @@ class AgreementContent(Frozen):
     hotline: Hotline | None = None
     incident_thresholds: IncidentThresholds | None = None
     skew_seconds: Positive = DEFAULT_SKEW_SECONDS
+    # The largest body either side sends or takes: both state it by running
+    # the same agreement. Larger bodies travel in parts (exchange.parts).
+    max_body_bytes: Annotated[int, Field(ge=1, le=WIRE_MAX_BODY_BYTES)] = WIRE_MAX_BODY_BYTES
 
     @model_validator(mode="before")
     @classmethod

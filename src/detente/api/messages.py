@@ -15,7 +15,9 @@ from detente.agreement import Priority
 from detente.api.deps import MAX_OPERATOR_BODY, CurrentNode, OperatorAuth, read_limited
 from detente.api.peer import MAX_SEQ
 from detente.errors import InputError
+from detente.exchange.early import early_entries_ahead, early_receipt_times
 from detente.exchange.freshness import fresh_since, stale_after
+from detente.exchange.priority import lane_receipts
 from detente.exchange.sender import DeliveryState, delivery_states
 from detente.node.directory import Node
 from detente.node.operators import require
@@ -111,6 +113,18 @@ def _receipt_time(receipts: list[tuple[int, int]], seq: int) -> int | None:
     return None
 
 
+def _lane_time(
+    ahead: dict[tuple[int, str], tuple[int, str, int]], seq: int, peer: str
+) -> int | None:
+    receipt = ahead.get((seq, peer))
+    return None if receipt is None else receipt[2]
+
+
+def _first(*times: int | None) -> int | None:
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
+
+
 def _state(
     node: Node,
     envelope: Envelope,
@@ -166,6 +180,7 @@ def outbox(
         size = log.size()
         states = delivery_states(conn, node)
         receipts = _receipts_by_size(log.cosignatures())
+        ahead = lane_receipts(conn)
         settlements = log_settlements(conn, node, node.party)
         items = []
         for batch in log.iter_entries(max(0, size - limit), size):
@@ -176,7 +191,10 @@ def outbox(
                         node,
                         envelope,
                         states[peer.party],
-                        _receipt_time(receipts.get(peer.key.name, []), row.seq),
+                        _first(
+                            _receipt_time(receipts.get(peer.key.name, []), row.seq),
+                            _lane_time(ahead, row.seq, peer.party),
+                        ),
                         now,
                     )
                     for peer in node.config.peers
@@ -224,7 +242,15 @@ def _addressed(
     log = LogStore(conn, party)
     size = log.size()
     mine = _receipts_by_size(log.cosignatures()).get(node.config.key_name, [])
+    early = early_receipt_times(conn, party)
     out: list[tuple[tuple[str, str, int], dict[str, Any]]] = []
+    for row in early_entries_ahead(conn, party, size):
+        # Taken ahead of the log (priority lane): the mirror has not reached it yet.
+        envelope = Envelope.from_leaf(row.leaf)
+        entry = {**_entry(envelope, row.body), "ahead_of_log": True}
+        entry["received_at"] = early[row.seq]
+        header = envelope.header
+        out.append(((header.created, header.sender, header.seq), entry))
     position = size
     while position > 0 and len(out) < limit:
         start = max(0, position - 500)
@@ -234,7 +260,7 @@ def _addressed(
                     continue
                 envelope = Envelope.from_leaf(row.leaf)
                 entry = _entry(envelope, row.body)
-                entry["received_at"] = _receipt_time(mine, row.seq)
+                entry["received_at"] = _first(_receipt_time(mine, row.seq), early.get(row.seq))
                 header = envelope.header
                 out.append(((header.created, header.sender, header.seq), entry))
         position = start

@@ -13,16 +13,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from detente.agreement.model import WIRE_MAX_BODY_BYTES
 from detente.api.deps import CurrentNode, SignedPeerRequest
 from detente.crypto.encoding import b64decode
 from detente.errors import InputError, PermissionDeniedError
 from detente.exchange.gossip import MAX_GOSSIP_PARTIES, receive_gossip
+from detente.exchange.parts import PART_BYTES, reassemble, store_part
+from detente.exchange.priority import AheadDelivery, receive_ahead
 from detente.exchange.receive import (
     MAX_ENTRIES_PER_DELIVERY,
     Delivery,
     receive_delivery,
     wire_entry,
 )
+from detente.node.directory import Node
 from detente.record.envelope import Envelope
 from detente.store.logs import LogStore
 from detente.store.tree import StoredTree
@@ -35,6 +39,8 @@ router = APIRouter(prefix="/v1/peer", tags=["peer"])
 MAX_SEQ = 2**53 - 1
 
 _MAX_RANGE = 1000
+# A proof in a tree of up to 2**64 leaves has at most 64 hashes (RFC 9162).
+MAX_PROOF = 64
 
 
 class DeliveryEntry(BaseModel):
@@ -43,6 +49,9 @@ class DeliveryEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     leaf: str = Field(description="base64 of the leaf bytes (canonical JSON of header and sig)")
     body: str | None = Field(default=None, description="base64 of the body, for recipients")
+    staged: bool = Field(
+        default=False, description="the body was sent ahead in parts (POST /v1/peer/parts)"
+    )
 
 
 class DeliveryIn(BaseModel):
@@ -88,16 +97,93 @@ def receive(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
     if delivery.sender != request.party:
         raise PermissionDeniedError(f"peer {request.party} may not deliver {delivery.sender}'s log")
     entries = [
-        (
-            b64decode(e.leaf, where=f"entries[{i}].leaf"),
-            None if e.body is None else b64decode(e.body, where=f"entries[{i}].body"),
-        )
+        (b64decode(e.leaf, where=f"entries[{i}].leaf"), _body(node, delivery.sender, i, e))
         for i, e in enumerate(delivery.entries)
     ]
     receipt = receive_delivery(
         node, Delivery(sender=delivery.sender, checkpoint=delivery.checkpoint, entries=entries)
     )
     return receipt.to_json()
+
+
+class AheadIn(BaseModel):
+    """One entry delivered ahead of the log (priority lane), with its proofs."""
+
+    model_config = ConfigDict(extra="forbid")
+    sender: str
+    checkpoint: str = Field(description="the sender's checkpoint containing the entry")
+    base_size: int = Field(ge=0, le=MAX_SEQ, description="the size the receiver's mirror holds")
+    consistency: list[str] = Field(max_length=MAX_PROOF, description="base_size → checkpoint")
+    inclusion: list[str] = Field(max_length=MAX_PROOF, description="the entry in the checkpoint")
+    leaf: str = Field(description="base64 of the leaf bytes")
+    body: str = Field(description="base64 of the body")
+
+
+@router.post("/priority", response_model=ReceiptOut)
+def priority(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
+    """Take a FLASH entry ahead of the entries before it; answer with its receipt."""
+    try:
+        sent = AheadIn.model_validate_json(request.body)
+    except ValueError as e:
+        raise InputError(f"priority delivery: {str(e).splitlines()[0]}") from e
+    if sent.sender != request.party:
+        raise PermissionDeniedError(f"peer {request.party} may not deliver {sent.sender}'s log")
+    receipt = receive_ahead(
+        node,
+        AheadDelivery(
+            sender=sent.sender,
+            checkpoint=sent.checkpoint,
+            base_size=sent.base_size,
+            consistency=[
+                b64decode(h, where=f"consistency[{i}]") for i, h in enumerate(sent.consistency)
+            ],
+            inclusion=[b64decode(h, where=f"inclusion[{i}]") for i, h in enumerate(sent.inclusion)],
+            leaf=b64decode(sent.leaf, where="leaf"),
+            body=b64decode(sent.body, where="body"),
+        ),
+    )
+    return receipt.to_json()
+
+
+def _body(node: Node, sender: str, index: int, entry: DeliveryEntry) -> bytes | None:
+    where = f"entries[{index}]"
+    if not entry.staged:
+        return None if entry.body is None else b64decode(entry.body, where=f"{where}.body")
+    if entry.body is not None:
+        raise InputError(f"{where}: a staged entry carries no body")
+    seq = Envelope.from_leaf(b64decode(entry.leaf, where=f"{where}.leaf")).header.seq
+    return reassemble(node, sender=sender, seq=seq)
+
+
+class PartIn(BaseModel):
+    """One part of a large body, sent ahead of the run that carries its entry."""
+
+    model_config = ConfigDict(extra="forbid")
+    sender: str
+    seq: int = Field(ge=0, le=MAX_SEQ)
+    start: int = Field(ge=0, le=WIRE_MAX_BODY_BYTES)
+    total: int = Field(ge=1, le=WIRE_MAX_BODY_BYTES)
+    data: str = Field(max_length=4 * (PART_BYTES // 3 + 1), description="base64 of the part")
+
+
+@router.post("/parts")
+def part(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
+    """Keep one part of a large body of the caller's log until its entry arrives."""
+    try:
+        sent = PartIn.model_validate_json(request.body)
+    except ValueError as e:
+        raise InputError(f"part: {str(e).splitlines()[0]}") from e
+    if sent.sender != request.party:
+        raise PermissionDeniedError(f"peer {request.party} may not send {sent.sender}'s parts")
+    held = store_part(
+        node,
+        sender=sent.sender,
+        seq=sent.seq,
+        start=sent.start,
+        total=sent.total,
+        data=b64decode(sent.data, where="data"),
+    )
+    return {"sender": sent.sender, "seq": sent.seq, "held_bytes": held, "total": sent.total}
 
 
 class GossipIn(BaseModel):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+import httpx
+from sqlalchemy import Connection, insert, select, update
 
 from detente.node.directory import Node
 from detente.store.schema import deliveries
 
-__all__ = ["DeliveryState", "delivery_states"]
+__all__ = ["DeliveryState", "delivery_states", "error_kind", "held_size", "save_delivery"]
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,38 @@ def delivery_states(conn: Connection, node: Node) -> dict[str, DeliveryState]:
             last_contact_at=row.last_contact_at if row else None,
         )
     return states
+
+
+def save_delivery(conn: Connection, peer: str, **values: object) -> None:
+    """Update ``peer``'s delivery state, creating it at zero first if it has none."""
+    done = conn.execute(update(deliveries).where(deliveries.c.peer == peer).values(**values))
+    if done.rowcount == 0:
+        row: dict[str, object] = {
+            "peer": peer,
+            "delivered_size": 0,
+            "receipted_size": 0,
+            "attempts": 0,
+            "next_attempt_at": None,
+            "last_error": None,
+            "last_contact_at": None,
+        }
+        row.update(values)
+        conn.execute(insert(deliveries).values(**row))
+
+
+def error_kind(response: httpx.Response) -> str | None:
+    """The error class a peer names in its answer (``{"error": ...}``), if any."""
+    try:
+        kind = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    return kind if isinstance(kind, str) else None
+
+
+def held_size(response: httpx.Response) -> int | None:
+    """How much of this node's log a peer says it holds, from a refusal, if it says."""
+    try:
+        held = response.json().get("held")
+    except (ValueError, AttributeError):
+        return None
+    return held if isinstance(held, int) and held >= 0 else None

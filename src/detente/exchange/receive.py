@@ -31,8 +31,10 @@ from detente.errors import (
     TypeNotAllowedError,
     UnknownKeyError,
 )
+from detente.exchange.early import settle_early
+from detente.exchange.parts import clear_parts
 from detente.node.alarms import raise_alarm
-from detente.node.directory import Node
+from detente.node.directory import Node, Peer
 from detente.record.admission import Admission, LogTip, admit
 from detente.record.checkpoint import Cosignature, SignedCheckpoint, cosign, origin_for
 from detente.record.envelope import ZERO_HASH, Envelope, format_time
@@ -40,7 +42,14 @@ from detente.store.logs import LogStore
 from detente.store.schema import evidence
 from detente.store.tree import StoredTree
 
-__all__ = ["Delivery", "Receipt", "receive_delivery", "record_evidence", "wire_entry"]
+__all__ = [
+    "Delivery",
+    "Receipt",
+    "receive_delivery",
+    "record_evidence",
+    "verified_checkpoint",
+    "wire_entry",
+]
 
 MAX_ENTRIES_PER_DELIVERY = 2000
 
@@ -80,12 +89,18 @@ class Receipt:
         }
 
 
-def wire_entry(leaf: bytes, body: bytes | None) -> dict[str, str | None]:
-    """An entry as the peer protocol carries it: base64 leaf, and body or null."""
-    return {
+def wire_entry(leaf: bytes, body: bytes | None, *, staged: bool = False) -> dict[str, object]:
+    """An entry as the peer protocol carries it: base64 leaf, and body or null.
+
+    A ``staged`` entry's body went ahead in parts (:mod:`detente.exchange.parts`).
+    """
+    entry: dict[str, object] = {
         "leaf": base64.b64encode(leaf).decode(),
-        "body": None if body is None else base64.b64encode(body).decode(),
+        "body": None if body is None or staged else base64.b64encode(body).decode(),
     }
+    if staged:
+        entry["staged"] = True
+    return entry
 
 
 def record_evidence(node: Node, *, party: str, kind: str, detail: str, data: bytes) -> None:
@@ -132,16 +147,7 @@ def receive_delivery(node: Node, delivery: Delivery) -> Receipt:
         ConsistencyError: the checkpoint's root is not the mirror's root at
             its size (kept as evidence).
     """
-    peer = node.config.peer(delivery.sender)
-    if peer is None or delivery.sender == node.party:
-        raise UnknownKeyError(f"{delivery.sender!r} is not a peer of this node")
-    if peer.witness:
-        raise PermissionDeniedError(f"{delivery.sender} is a witness: it has no log to deliver")
-    signed = SignedCheckpoint.from_text(delivery.checkpoint)
-    signed.verify(peer.key)
-    checkpoint = signed.checkpoint
-    if checkpoint.origin != origin_for(node.agreement.id, delivery.sender):
-        raise UnknownKeyError(f"checkpoint origin {checkpoint.origin} is not {delivery.sender}'s")
+    _, signed = verified_checkpoint(node, delivery.sender, delivery.checkpoint)
     envelopes = [(Envelope.from_leaf(leaf), body) for leaf, body in delivery.entries]
     try:
         with node.database.engine.begin() as conn:
@@ -160,6 +166,26 @@ def receive_delivery(node: Node, delivery: Delivery) -> Receipt:
             data=_evidence(delivery),
         )
         raise
+
+
+def verified_checkpoint(node: Node, sender: str, text: str) -> tuple[Peer, SignedCheckpoint]:
+    """The peer ``sender`` and its checkpoint ``text``, signed by it for its own log.
+
+    Raises:
+        UnknownKeyError: not a peer, or the checkpoint is of another log.
+        PermissionDeniedError: the peer is a witness, which keeps no log.
+        SignatureError, EncodingError: the note does not parse or verify.
+    """
+    peer = node.config.peer(sender)
+    if peer is None or sender == node.party:
+        raise UnknownKeyError(f"{sender!r} is not a peer of this node")
+    if peer.witness:
+        raise PermissionDeniedError(f"{sender} is a witness: it has no log to deliver")
+    signed = SignedCheckpoint.from_text(text)
+    signed.verify(peer.key)
+    if signed.checkpoint.origin != origin_for(node.agreement.id, sender):
+        raise UnknownKeyError(f"checkpoint origin {signed.checkpoint.origin} is not {sender}'s")
+    return peer, signed
 
 
 def _evidence(delivery: Delivery) -> bytes:
@@ -221,6 +247,9 @@ def _receive(
     if new_rows:
         log.insert(new_rows, new_bodies)
         tree.append(new_hashes)
+        # Entries taken ahead of the log (priority lane) must be what arrives now.
+        settle_early(conn, sender, tree, log)
+        clear_parts(conn, sender, below=tip.size)
     checkpoint = signed.checkpoint
     if checkpoint.size > tip.size:
         # A run split by size: stored, receipted when the rest arrives.

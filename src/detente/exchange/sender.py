@@ -18,17 +18,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select
 
 from detente.errors import DetenteError, VerificationError
-from detente.exchange.deliveries import DeliveryState, delivery_states
+from detente.exchange.deliveries import (
+    DeliveryState,
+    delivery_states,
+    error_kind,
+    held_size,
+    save_delivery,
+)
 from detente.exchange.gossip import gossip_round
+from detente.exchange.parts import PART_BYTES, upload_parts
+from detente.exchange.priority import deliver_ahead
 from detente.exchange.receive import Receipt, wire_entry
 from detente.node.directory import Node, Peer
 from detente.record.checkpoint import Cosignature, SignedCheckpoint
 from detente.record.envelope import Envelope, format_time, parse_time
 from detente.store.logs import LogStore
-from detente.store.schema import checkpoints, deliveries
+from detente.store.schema import checkpoints
 
 __all__ = ["DeliveryState", "Sender", "backoff", "deliver_once", "delivery_states"]
 
@@ -39,6 +47,8 @@ MAX_RUN = 500
 RUN_BYTES = 8 * 1024 * 1024
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 60.0
+# A FLASH message waits at most this long between attempts on the lane.
+_LANE_RETRY_CAP = 5.0
 
 
 def backoff(attempts: int, *, rng: random.Random | None = None) -> float:
@@ -48,27 +58,13 @@ def backoff(attempts: int, *, rng: random.Random | None = None) -> float:
     return delay * (0.8 + 0.4 * jitter)
 
 
-def _save(conn: Connection, peer: str, **values: object) -> None:
-    done = conn.execute(update(deliveries).where(deliveries.c.peer == peer).values(**values))
-    if done.rowcount == 0:
-        row = {
-            "peer": peer,
-            "delivered_size": 0,
-            "receipted_size": 0,
-            "attempts": 0,
-            "next_attempt_at": None,
-            "last_error": None,
-            "last_contact_at": None,
-        }
-        row.update(values)
-        conn.execute(insert(deliveries).values(**row))
-
-
 @dataclass(frozen=True)
 class _Run:
     payload: dict[str, object]
     end: int
     checkpoint_size: int
+    # Bodies above PART_BYTES, sent ahead in parts: (seq, body).
+    staged: list[tuple[int, bytes]]
 
     @property
     def complete(self) -> bool:
@@ -93,17 +89,21 @@ def _plan_run(conn: Connection, node: Node, peer: Peer, start: int) -> _Run | No
     ]
     if not sizes:
         return None
-    entries: list[dict[str, str | None]] = []
+    entries: list[dict[str, object]] = []
+    staged: list[tuple[int, bytes]] = []
     budget = RUN_BYTES
     for batch in LogStore(conn, node.party).iter_entries(start, start + MAX_RUN, chunk=MAX_RUN):
         for row in batch:
             header = Envelope.from_leaf(row.leaf).header
             body = row.body if peer.party in header.to else None
-            cost = len(row.leaf) + (len(body) if body is not None else 0)
+            large = body is not None and len(body) > PART_BYTES
+            cost = len(row.leaf) + (len(body) if body is not None and not large else 0)
             if entries and cost > budget:
                 break
             budget -= cost
-            entries.append(wire_entry(row.leaf, body))
+            if large and body is not None:
+                staged.append((row.seq, body))
+            entries.append(wire_entry(row.leaf, body, staged=large))
     if not entries:
         return None
     reach = start + len(entries)
@@ -118,7 +118,12 @@ def _plan_run(conn: Connection, node: Node, peer: Peer, start: int) -> _Run | No
         "checkpoint": held[1],
         "entries": entries[: end - start],
     }
-    return _Run(payload=payload, end=end, checkpoint_size=checkpoint_size)
+    return _Run(
+        payload=payload,
+        end=end,
+        checkpoint_size=checkpoint_size,
+        staged=[(seq, body) for seq, body in staged if seq < end],
+    )
 
 
 def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
@@ -136,15 +141,17 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
     if run is None:
         return 0
     try:
-        response = client.post(f"{peer.url.rstrip('/')}/v1/peer/envelopes", json=run.payload)
+        response = _post_run(client, node, peer, run)
     except httpx.HTTPError as e:
         _failed(node, state, f"cannot reach {peer.url}: {type(e).__name__}: {e}", now)
         return 0
-    if response.status_code == 409 and _error_kind(response) == "SequenceError":
-        held = _held_size(response)
+    if response.status_code == 409 and error_kind(response) == "SequenceError":
+        held = held_size(response)
         if held is not None and held < start and held <= own_size:
             with node.database.engine.begin() as conn:
-                _save(conn, peer.party, delivered_size=held, last_contact_at=format_time(now))
+                save_delivery(
+                    conn, peer.party, delivered_size=held, last_contact_at=format_time(now)
+                )
             log.info("peer %s holds %s of our log; resuming from there", peer.party, held)
             return 0
     if response.status_code != 200:
@@ -182,24 +189,17 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
             if own.cosignature(size, stamp.name) is None:
                 own.add_cosignature(size, stamp.name, stamp.timestamp, stamp.to_line())
             values["receipted_size"] = max(state.receipted_size, size)
-        _save(conn, peer.party, **values)
+        save_delivery(conn, peer.party, **values)
     return run.end - start
 
 
-def _error_kind(response: httpx.Response) -> str | None:
-    try:
-        kind = response.json().get("error")
-    except (ValueError, AttributeError):
-        return None
-    return kind if isinstance(kind, str) else None
-
-
-def _held_size(response: httpx.Response) -> int | None:
-    try:
-        held = response.json().get("held")
-    except (ValueError, AttributeError):
-        return None
-    return held if isinstance(held, int) and held >= 0 else None
+def _post_run(client: httpx.Client, node: Node, peer: Peer, run: _Run) -> httpx.Response:
+    """Send the run's large bodies in parts, then the run; the first refusal or the answer."""
+    for seq, body in run.staged:
+        refused = upload_parts(client, node, peer, seq=seq, body=body)
+        if refused is not None:
+            return refused
+    return client.post(f"{peer.url.rstrip('/')}/v1/peer/envelopes", json=run.payload)
 
 
 def _parse_receipt(data: object, party: str) -> Receipt:
@@ -228,7 +228,7 @@ def _failed(node: Node, state: DeliveryState, error: str, now: datetime) -> None
     retry = now + timedelta(seconds=backoff(attempts))
     log.warning("delivery to %s failed (attempt %d): %s", state.peer, attempts, error)
     with node.database.engine.begin() as conn:
-        _save(
+        save_delivery(
             conn,
             state.peer,
             attempts=attempts,
@@ -254,20 +254,28 @@ class Sender:
         self._gossip_every = gossip_every
         self._last_gossip = 0.0
         self._wake = threading.Event()
+        self._lane_wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # Per peer: lane failures in a row, and when to try again (monotonic).
+        self._lane_retry: dict[str, tuple[int, float]] = {}
 
     def start(self) -> None:
-        """Start delivering in the background."""
-        self._thread = threading.Thread(target=self._loop, name="detente-sender", daemon=True)
-        self._thread.start()
+        """Start delivering in the background: the backlog, and the priority lane beside it."""
+        self._threads = [
+            threading.Thread(target=self._loop, name="detente-sender", daemon=True),
+            threading.Thread(target=self._lane_loop, name="detente-lane", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the delivery in progress."""
+        """Stop after the deliveries in progress."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._lane_wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
 
     def close(self) -> None:
         """Stop, and close the HTTP client."""
@@ -276,7 +284,34 @@ class Sender:
 
     def wake(self) -> None:
         """Deliver now (a message was just appended)."""
+        self._lane_wake.set()
         self._wake.set()
+
+    def run_lane(self) -> int:
+        """Deliver every peer's pending FLASH entries ahead of its backlog; return how many."""
+        total = 0
+        for peer in self._node.config.peers:
+            failures, retry_at = self._lane_retry.get(peer.party, (0, 0.0))
+            if time.monotonic() < retry_at:
+                continue
+            sent, failed = deliver_ahead(self._node, peer, self._client)
+            total += sent
+            if failed:
+                failures += 1
+                wait = min(_LANE_RETRY_CAP, backoff(failures))
+                self._lane_retry[peer.party] = (failures, time.monotonic() + wait)
+            else:
+                self._lane_retry.pop(peer.party, None)
+        return total
+
+    def _lane_loop(self) -> None:
+        while not self._stop.is_set():
+            self._lane_wake.clear()
+            try:
+                self.run_lane()
+            except Exception:  # noqa: BLE001 - the lane must outlive any one failure
+                log.exception("priority lane failed; retrying")
+            self._lane_wake.wait(min(self._interval, _LANE_RETRY_CAP))
 
     def run_once(self) -> int:
         """Deliver whatever is due to every peer; return entries receipted."""

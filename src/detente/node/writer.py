@@ -24,13 +24,15 @@ from detente.errors import (
     StoreError,
     VerificationError,
 )
+from detente.exchange.priority import LANE
 from detente.node.directory import Node
 from detente.record.admission import check_rules
 from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
-from detente.record.envelope import MAX_BODY_BYTES, ZERO_HASH, Envelope, format_time, seal
+from detente.record.envelope import ZERO_HASH, Envelope, format_time, seal
 from detente.record.merkle import verify_consistency
 from detente.store.logs import LogStore
 from detente.store.schema import idempotency as idempotency_keys
+from detente.store.schema import priority_lane
 from detente.store.tree import StoredTree
 
 __all__ = ["AppendResult", "Draft", "LogWriter"]
@@ -134,8 +136,11 @@ class LogWriter:
                 raise InputError(f"draft {offset}: the body must be a JSON object")
             value = dict(draft.body)
             body = canonical_json(value)
-            if len(body) > MAX_BODY_BYTES:
-                raise InputError(f"draft {offset}: body of {len(body)} bytes is too large")
+            if len(body) > agreement.max_body_bytes:
+                raise InputError(
+                    f"draft {offset}: body of {len(body)} bytes exceeds the agreement's "
+                    f"max_body_bytes ({agreement.max_body_bytes})"
+                )
             message_type = agreement.message_type(draft.type)
             envelope = seal(
                 key=key,
@@ -162,6 +167,15 @@ class LogWriter:
             [(e.header.seq, e.leaf, e.header.type, e.header.created) for e in envelopes],
             [(e.header.seq, b) for e, b in zip(envelopes, bodies, strict=True)],
         )
+        lane = [
+            {"seq": e.header.seq, "peer": party}
+            for e in envelopes
+            if e.header.priority in LANE
+            for party in e.header.to
+        ]
+        if lane:
+            # Sent ahead of the backlog to each recipient (exchange.priority).
+            conn.execute(insert(priority_lane), lane)
         root = tree.append(leaf_hashes)
         new_size = size + len(envelopes)
         self._check_extends_last(log, tree, new_size, root)

@@ -43,7 +43,15 @@ from detente.errors import (
 )
 from detente.record.envelope import ZERO_HASH, Envelope
 
-__all__ = ["Admission", "LogTip", "admit", "check_body", "check_rules", "parse_body"]
+__all__ = [
+    "Admission",
+    "LogTip",
+    "admit",
+    "admit_ahead",
+    "check_body",
+    "check_rules",
+    "parse_body",
+]
 
 
 class Admission(enum.Enum):
@@ -130,6 +138,11 @@ def check_rules(
     strangers = [p for p in header.to if p not in parties or p == header.sender]
     if strangers:
         raise TypeNotAllowedError(f"{where}: recipient(s) {', '.join(strangers)} not allowed")
+    if header.body_len > agreement.max_body_bytes:
+        raise BodyError(
+            f"{where}: body_len {header.body_len} exceeds the agreement's max_body_bytes "
+            f"({agreement.max_body_bytes})"
+        )
     if body is not None:
         check_body(envelope, body, agreement=agreement, parsed=parsed)
 
@@ -174,14 +187,7 @@ def admit(
     """
     header = envelope.header
     where = envelope.position
-    if header.agreement != agreement.id:
-        raise WrongAgreementError(
-            f"{where}: made under agreement {header.agreement[:16]}…, "
-            f"this node runs {agreement.name} ({agreement.id[:16]}…)"
-        )
-    if key is None:
-        raise UnknownKeyError(f"{where}: no key is known for party {header.sender!r}")
-    envelope.verify_signature(key)
+    _check_signed(envelope, agreement=agreement, key=key)
     if header.seq < tip.size:
         if held == envelope.leaf:
             return Admission.REPEAT
@@ -194,6 +200,48 @@ def admit(
             f"{where}: prev {header.prev[:16]}… is not the leaf hash of entry "
             f"{header.sender}:{header.seq - 1} ({tip.last_leaf_hash[:16]}…)"
         )
+    _check_created(envelope, agreement=agreement, now=now)
+    return Admission.NEW
+
+
+def admit_ahead(
+    envelope: Envelope,
+    body: bytes,
+    *,
+    agreement: Agreement,
+    key: VerifierKey | None,
+    now: datetime,
+) -> None:
+    """Check an entry delivered ahead of the entries before it (priority lane).
+
+    Everything :func:`admit` checks except the chain: the entries before it
+    are not held yet, so its seq and ``prev`` are proved instead by the
+    caller, with an inclusion proof in a checkpoint consistent with the
+    mirror. Only a recipient takes an entry ahead, so the body is required.
+
+    Raises:
+        WrongAgreementError, UnknownKeyError, SignatureError,
+        TypeNotAllowedError, BodyError, ClockSkewError: as for :func:`admit`.
+    """
+    _check_signed(envelope, agreement=agreement, key=key)
+    check_rules(envelope, body, agreement=agreement)
+    _check_created(envelope, agreement=agreement, now=now)
+
+
+def _check_signed(envelope: Envelope, *, agreement: Agreement, key: VerifierKey | None) -> None:
+    header = envelope.header
+    if header.agreement != agreement.id:
+        raise WrongAgreementError(
+            f"{envelope.position}: made under agreement {header.agreement[:16]}…, "
+            f"this node runs {agreement.name} ({agreement.id[:16]}…)"
+        )
+    if key is None:
+        raise UnknownKeyError(f"{envelope.position}: no key is known for party {header.sender!r}")
+    envelope.verify_signature(key)
+
+
+def _check_created(envelope: Envelope, *, agreement: Agreement, now: datetime) -> None:
+    header = envelope.header
     try:
         created = header.created_at
     except EncodingError as e:  # pragma: no cover - Header.from_json checked it
@@ -201,7 +249,6 @@ def admit(
     skew = timedelta(seconds=agreement.skew_seconds)
     if created > now + skew:
         raise ClockSkewError(
-            f"{where}: created {header.created} is more than {agreement.skew_seconds} s "
-            f"ahead of this node's clock"
+            f"{envelope.position}: created {header.created} is more than "
+            f"{agreement.skew_seconds} s ahead of this node's clock"
         )
-    return Admission.NEW

@@ -25,9 +25,11 @@ __all__ = [
     "alarms",
     "audit_trail",
     "bodies",
+    "body_parts",
     "checkpoints",
     "cosignatures",
     "deliveries",
+    "early_entries",
     "entries",
     "evidence",
     "freshness",
@@ -36,6 +38,7 @@ __all__ = [
     "metadata",
     "nonces",
     "operators",
+    "priority_lane",
     "tree_nodes",
 ]
 
@@ -204,4 +207,49 @@ freshness = Table(
     Column("size", BigInteger, nullable=False),
     Column("confirmed_at", String(40), nullable=False),
     Column("cosignature", Text, nullable=True),
+)
+
+# --- Priority lanes (migration 0005) ---
+
+# Sender side: each FLASH entry of this node's own log, per recipient, and
+# the recipient's receipt for it when it went ahead of the backlog: its
+# cosignature on the checkpoint the entry was proved in.
+priority_lane = Table(
+    "priority_lane",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),
+    Column("peer", String(PARTY), primary_key=True),
+    Column("checkpoint_size", BigInteger, nullable=True),
+    Column("cosignature", Text, nullable=True),
+    Column("receipted_at", BigInteger, nullable=True),
+)
+
+# Receiver side: an entry delivered ahead of the mirror, proved by inclusion
+# in a checkpoint consistent with the mirror, and this node's cosignature
+# (the receipt). ``mirrored`` is set once the mirror reaches the checkpoint
+# and has checked the entry and the root against it.
+early_entries = Table(
+    "early_entries",
+    metadata,
+    Column("party", String(PARTY), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("leaf", LargeBinary, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("checkpoint_size", BigInteger, nullable=False),
+    Column("checkpoint", Text, nullable=False),
+    Column("cosignature", Text, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("mirrored", SmallInteger, nullable=False),
+)
+
+# Receiver side: parts of a large body sent ahead of its entry, reassembled
+# and checked against the header when the entry arrives, then deleted.
+body_parts = Table(
+    "body_parts",
+    metadata,
+    Column("party", String(PARTY), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("start", BigInteger, primary_key=True),
+    Column("total", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
 )
