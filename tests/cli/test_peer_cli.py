@@ -37,7 +37,12 @@ def test_add_after_confirming_the_fingerprint(homes):
         runner.invoke(app, ["peer", "list", "--dir", str(tmp / "us"), "--format", "json"]).output
     )
     assert listed == [
-        {"party": "ru", "url": "http://ru.example:8700", "fingerprint": keys["ru"].fingerprint()}
+        {
+            "party": "ru",
+            "url": "http://ru.example:8700",
+            "fingerprint": keys["ru"].fingerprint(),
+            "witness": False,
+        }
     ]
 
 

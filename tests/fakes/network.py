@@ -1,4 +1,4 @@
-"""Three party nodes served over loopback HTTP in the test process, and helpers."""
+"""Three party nodes (and a witness, if asked) served over loopback HTTP in the test process."""
 
 from __future__ import annotations
 
@@ -18,23 +18,36 @@ from tests.fakes.servers import Router, ServedNode, free_port
 PARTIES = ("us", "nato", "ru")
 
 
-def make_network(tmp_path, clock, database_url, agreement_ref="security-replies-2022"):
-    """Three nodes that know each other, served on loopback, with operators and senders."""
+def make_network(
+    tmp_path, clock, database_url, agreement_ref="security-replies-2022", *, witness=None
+):
+    """Three nodes that know each other, served on loopback, with operators and senders.
+
+    With ``witness`` (a name), a neutral witness node too: every party lists
+    it as a witness peer, and it lists every party.
+    """
     nodes = {}
-    for party in PARTIES:
+    names = PARTIES + ((witness,) if witness else ())
+    for party in names:
         url = database_url if party == "us" and not database_url.startswith("sqlite") else ""
         nodes[party] = init_node(
             tmp_path / party,
             party=party,
             agreement_ref=agreement_ref,
             database_url=url,
+            witness=party == witness,
             clock=clock,
         )
-    ports = {party: free_port() for party in PARTIES}
+    ports = {party: free_port() for party in names}
     for party, node in nodes.items():
         peers = tuple(
-            Peer(party=other, url=f"http://127.0.0.1:{ports[other]}", key=nodes[other].verifier)
-            for other in PARTIES
+            Peer(
+                party=other,
+                url=f"http://127.0.0.1:{ports[other]}",
+                key=nodes[other].verifier,
+                witness=other == witness,
+            )
+            for other in names
             if other != party
         )
         node.save_config(replace(node.config, peers=peers))

@@ -11,6 +11,9 @@ def test_the_three_node_story_holds(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "the backlog arrives and is receipted" in out
     assert "nothing lost, nothing twice" in out
+    assert "the witness holds no message body" in out
+    assert "every party's messages are settled" in out
+    assert "and on the witness" in out
     assert "checks held" in out
 
 

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from detente.agreement._base import ANY_PARTY
@@ -26,6 +27,7 @@ from detente.errors import TypeNotAllowedError
 
 __all__ = [
     "KEY_TYPES",
+    "gets_body",
     "MAX_KEY_TEXT",
     "MAX_REASON",
     "REVOCATION_TYPE",
@@ -100,6 +102,16 @@ _TYPES = {
         ),
     )
 }
+
+
+def gets_body(*, type_id: str, to: Sequence[str], node: str) -> bool:
+    """Whether the node ``node`` (a party or a witness) is sent an entry's body.
+
+    Its recipients are; and everyone is sent a key entry's body, which holds
+    only public keys: every mirror, witnesses included, needs it to follow
+    the log's keys (ADR 0005).
+    """
+    return node in to or type_id in KEY_TYPES
 
 
 def is_system_type(type_id: str) -> bool:

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import insert
 
 from detente import __version__
-from detente.api import alarms, measures, messages, peer
+from detente.api import alarms, measures, messages, peer, settlement
 from detente.crypto.keys import VerifierKey
 from detente.errors import (
     AuthenticationError,
@@ -139,6 +139,7 @@ def create_app(
     app.include_router(messages.router)
     app.include_router(alarms.router)
     app.include_router(measures.router)
+    app.include_router(settlement.router)
 
     @app.get("/v1/health", tags=["health"])
     def health() -> dict[str, object]:

@@ -22,6 +22,7 @@ from detente.exchange.sender import DeliveryState, delivery_states
 from detente.node.directory import Node
 from detente.node.operators import require
 from detente.node.receipts import receipt_for
+from detente.node.settlement import log_settlements
 from detente.node.writer import Draft, LogWriter
 from detente.record.envelope import PRIORITIES, Envelope, format_time, parse_time
 from detente.store.logs import LogStore, StoredCosignature
@@ -167,7 +168,12 @@ def outbox(
     operator: OperatorAuth,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    """This node's messages, newest first, with each peer's delivery state."""
+    """This node's messages, newest first, with each peer's delivery state.
+
+    With k-of-n policies configured, ``settled`` says per policy whether
+    each message lies within a settled checkpoint, and ``policies`` how far
+    the log is settled.
+    """
     now = node.clock()
     with node.database.engine.connect() as conn:
         log = LogStore(conn, node.party)
@@ -175,6 +181,7 @@ def outbox(
         states = delivery_states(conn, node)
         receipts = _receipts_by_size(log.cosignatures())
         ahead = lane_receipts(conn)
+        settlements = log_settlements(conn, node, node.party)
         items = []
         for batch in log.iter_entries(max(0, size - limit), size):
             for row in batch:
@@ -192,9 +199,15 @@ def outbox(
                     )
                     for peer in node.config.peers
                 }
-                items.append({**_entry(envelope, row.body), "peers": peers})
+                settled = {s.policy.name: s.covers(row.seq) for s in settlements}
+                items.append({**_entry(envelope, row.body), "peers": peers, "settled": settled})
     items.reverse()
-    return {"party": node.party, "size": size, "messages": items}
+    return {
+        "party": node.party,
+        "size": size,
+        "policies": [s.to_json() for s in settlements],
+        "messages": items,
+    }
 
 
 @router.get("/outbox/{seq}/receipts/{peer}")

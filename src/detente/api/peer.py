@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from detente.agreement.model import WIRE_MAX_BODY_BYTES
+from detente.agreement.system import gets_body
 from detente.api.deps import CurrentNode, SignedPeerRequest
 from detente.crypto.encoding import b64decode
 from detente.errors import InputError, PermissionDeniedError
@@ -232,7 +233,8 @@ def entries(
         for batch in LogStore(conn, party).iter_entries(start, stop):
             for row in batch:
                 header = Envelope.from_leaf(row.leaf).header
-                body = row.body if request.party in header.to else None
+                given = gets_body(type_id=header.type, to=header.to, node=request.party)
+                body = row.body if given else None
                 out.append({"seq": row.seq, **wire_entry(row.leaf, body)})
     return {"party": party, "entries": out}
 

@@ -79,7 +79,6 @@ def _root(
 @command_errors
 def init(
     directory: Annotated[Path, typer.Argument(help="Directory to create the node in.")],
-    party: Annotated[str, typer.Option("--party", "-p", help="The party this node serves.")],
     agreement: Annotated[
         str,
         typer.Option(
@@ -88,6 +87,16 @@ def init(
             help=f"Built-in agreement ({', '.join(builtin_names())}) or a TOML file.",
         ),
     ],
+    party: Annotated[
+        str | None, typer.Option("--party", "-p", help="The party this node serves.")
+    ] = None,
+    witness: Annotated[
+        str | None,
+        typer.Option(
+            "--witness",
+            help="Make a neutral witness with this name (an office, not a party) instead.",
+        ),
+    ] = None,
     encrypt_key: Annotated[
         bool,
         typer.Option(
@@ -104,7 +113,13 @@ def init(
     ] = "",
     output: FormatOption = OutputFormat.text,
 ) -> None:
-    """Create a node directory: configuration, key (mode 0600) and database."""
+    """Create a node directory: configuration, key (mode 0600) and database.
+
+    A node serves one party (--party), or is a neutral witness (--witness
+    NAME) that mirrors the parties' logs of headers, cosigns and gossips.
+    """
+    if (party is None) == (witness is None):
+        fail("give exactly one of --party ID and --witness NAME")
     passphrase: bytes | None = None
     if encrypt_key:
         value = os.environ.get(PASSPHRASE_ENV)
@@ -115,15 +130,17 @@ def init(
         passphrase = value.encode()
     node = init_node(
         directory,
-        party=party,
+        party=party or witness or "",
         agreement_ref=agreement,
         passphrase=passphrase,
         database_url=database_url,
+        witness=witness is not None,
     )
     try:
         data = {
             "directory": str(directory),
             "party": node.party,
+            "role": node.config.role,
             "agreement": node.agreement.name,
             "agreement_id": node.agreement.id,
             "verifier_key": node.verifier.to_text(),
@@ -136,7 +153,8 @@ def init(
     if output is OutputFormat.json:
         print_json(data)
         return
-    out.print(f"created node [bold]{data['party']}[/] in {directory}")
+    kind = "witness" if node.is_witness else "node"
+    out.print(f"created {kind} [bold]{data['party']}[/] in {directory}")
     out.print(f"agreement    {data['agreement']} ({data['agreement_id']})")
     out.print(f"verifier key {data['verifier_key']}")
     out.print(f"fingerprint  [bold]{data['fingerprint']}[/]")

@@ -1,4 +1,4 @@
-"""``detente log``: append to the node's own log, show it, print its checkpoint."""
+"""``detente log``: append to the node's own log, show it, print its checkpoint, settlement."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from detente.cli._output import (
     print_table,
 )
 from detente.errors import InputError
+from detente.node.settlement import settlement_report
 from detente.node.writer import Draft, LogWriter
 from detente.record.envelope import PRIORITIES, Envelope
 from detente.store.logs import LogStore
@@ -179,3 +180,49 @@ def checkpoint(
         return
     sys.stdout.write(note)
     sys.stdout.flush()
+
+
+@log_app.command("status")
+@command_errors
+def status(
+    party: Annotated[str | None, typer.Option("--party", help="Only this log.")] = None,
+    directory: DirOption = None,
+    output: FormatOption = OutputFormat.text,
+) -> None:
+    """How far each log held is settled under the k-of-n policies of config.toml."""
+    with opened_node(directory) as node:
+        report = settlement_report(node)
+        policies = node.config.policies
+        with node.database.engine.connect() as conn:
+            sizes = {p: LogStore(conn, p).size() for p in report}
+    if party is not None:
+        report = {p: found for p, found in report.items() if p == party}
+    logs: list[dict[str, Any]] = [
+        {"party": p, "size": sizes[p], "policies": [s.to_json() for s in found]}
+        for p, found in report.items()
+    ]
+    if output is OutputFormat.json:
+        print_json({"logs": logs})
+        return
+    if not policies:
+        out.print("no policies: add [[policies]] to config.toml (see docs/operations.md)")
+        return
+    rows = []
+    for item in logs:
+        for policy in item["policies"]:
+            latest = policy["latest"]
+            rows.append(
+                [
+                    item["party"],
+                    item["size"],
+                    f"{policy['policy']} ({policy['k']} of {', '.join(policy['cosigners'])})",
+                    policy["settled_size"],
+                    ", ".join(policy["cosigned_by"]),
+                    "" if latest is None else f"{latest['size']}: {len(latest['cosigned_by'])}",
+                ]
+            )
+    print_table(
+        "settlement",
+        ["log", "entries", "policy", "settled up to", "cosigned by", "newest: cosigners"],
+        rows,
+    )

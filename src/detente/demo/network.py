@@ -1,13 +1,16 @@
-"""The main job of ``make demo``: three party nodes exchanging on loopback.
+"""The main job of ``make demo``: three party nodes and a witness exchanging on loopback.
 
 The United States, NATO and Russia each run a node (``detente serve``) as a
 separate process with SQLite in a temporary directory, under
-``security-replies-2022``. The story (``shared/scenario.md``): setting up
-and reading fingerprints aloud; first traffic with receipts and mirrors; a
-node going dark and catching up, nothing lost and nothing twice; then every
-record verified, a tampered copy caught, and a summary. Without
-``--headless`` the nodes keep running with their URLs and operator tokens
-shown until Ctrl-C.
+``security-replies-2022``, and a neutral witness (an OSCE office) runs a
+fourth that mirrors their headers, cosigns and gossips. The story
+(``shared/scenario.md``): setting up and reading fingerprints aloud; first
+traffic with receipts and mirrors; the witness's cosignatures settling
+each party's messages under a 2-of-3 policy; a node going dark and
+catching up, nothing lost and nothing twice; a party caught telling two
+histories; then every record verified, a tampered copy caught, and a
+summary. Without ``--headless`` the nodes keep running with their URLs and
+operator tokens shown until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -38,8 +41,16 @@ from detente.demo.story import StepFailed, Story, console
 __all__ = ["run"]
 
 PARTIES = ("us", "nato", "ru")
-NAMES = {"us": "United States", "nato": "NATO", "ru": "Russian Federation"}
+WITNESS = "osce"
+NODES = (*PARTIES, WITNESS)
+NAMES = {
+    "us": "United States",
+    "nato": "NATO",
+    "ru": "Russian Federation",
+    "osce": "OSCE (witness)",
+}
 AGREEMENT = "security-replies-2022"
+POLICY = "settled"
 
 
 def _free_port() -> int:
@@ -109,7 +120,7 @@ class _Node:
 
 class _Network:
     def __init__(self, workdir: Path) -> None:
-        self.nodes = {p: _Node(p, workdir / p, _free_port()) for p in PARTIES}
+        self.nodes = {p: _Node(p, workdir / p, _free_port()) for p in NODES}
         self.client = httpx.Client(timeout=10)
 
     def api(self, party: str, method: str, path: str, **kwargs: Any) -> Any:
@@ -125,7 +136,7 @@ class _Network:
         result: dict[str, Any] = self.api(party, "POST", "/v1/messages", json=body)
         return result
 
-    def wait_delivered(self, parties: tuple[str, ...] = PARTIES, timeout: float = 30) -> bool:
+    def wait_delivered(self, parties: tuple[str, ...] = NODES, timeout: float = 30) -> bool:
         """Wait until every running sender has no backlog to any running peer."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -172,13 +183,15 @@ def _tell(story: Story, network: _Network, workdir: Path) -> None:
     console.print(
         Panel(
             "Détente runs the 2022 package between three party nodes: the United States,\n"
-            "NATO and Russia, each its own process with its own key and database.",
+            "NATO and Russia, each its own process with its own key and database, and a\n"
+            "neutral witness, an OSCE office, that mirrors and cosigns what they send.",
             title="Détente: the demo",
             expand=False,
         )
     )
     _setting_up(story, network)
     _first_traffic(story, network)
+    _the_witness(story, network)
     _going_dark(story, network)
     _someone_cheats(story, network, workdir)
     _verify_everything(story, network, workdir)
@@ -188,17 +201,19 @@ def _setting_up(story: Story, network: _Network) -> None:
     story.chapter(
         "Setting up",
         "Each party creates its node and reads its key fingerprint aloud to the others;\n"
-        "each adds the others as peers after comparing what it heard.",
+        "each adds the others as peers after comparing what it heard. The OSCE office\n"
+        "creates a witness node: no party, no log of its own; every node adds it too.",
     )
     for party, node in network.nodes.items():
+        role = "--witness" if party == WITNESS else "--party"
         story.run(
             "init",
             str(node.directory),
-            "--party",
+            role,
             party,
             "--agreement",
             AGREEMENT,
-            show=party == "us",
+            show=party in ("us", WITNESS),
         )
         keys = story.run_json("keys", "show", "--dir", str(node.directory), "--format", "json")
         node.verifier, node.fingerprint = keys["verifier_key"], keys["fingerprint"]
@@ -224,16 +239,18 @@ def _setting_up(story: Story, network: _Network) -> None:
                 "add",
                 "--dir",
                 str(node.directory),
-                "--party",
+                "--witness" if other == WITNESS else "--party",
                 other,
                 "--url",
                 peer.url,
                 "--key",
                 peer.verifier,
                 "--yes",
-                show=first,
+                show=first or (party == "us" and other == WITNESS),
             )
             first = False
+        if party != WITNESS:
+            _add_policy(node, show=party == "us")
         token = story.run_json(
             "operator",
             "add",
@@ -248,7 +265,18 @@ def _setting_up(story: Story, network: _Network) -> None:
         node.token = token
     for node in network.nodes.values():
         node.start()
-    story.check(True, "three nodes answer: " + ", ".join(n.url for n in network.nodes.values()))
+    story.check(True, "four nodes answer: " + ", ".join(n.url for n in network.nodes.values()))
+
+
+def _add_policy(node: _Node, *, show: bool) -> None:
+    """A party settles a checkpoint once two of the others, witness included, cosign it."""
+    cosigners = ", ".join(f'"{p}"' for p in (*PARTIES, WITNESS) if p != node.party)
+    text = f'\n[[policies]]\nname = "{POLICY}"\nk = 2\ncosigners = [{cosigners}]\n'
+    with (node.directory / "config.toml").open("a", encoding="utf-8") as config:
+        config.write(text)
+    if show:
+        console.print(f"[dim]$[/] [cyan]cat >> {node.directory}/config.toml[/]")
+        console.print(text.strip(), markup=False)
 
 
 def _first_traffic(story: Story, network: _Network) -> None:
@@ -262,7 +290,7 @@ def _first_traffic(story: Story, network: _Network) -> None:
     network.send("nato", "Allies endorse the written reply.", ["us"])
     network.send("ru", "We will study the replies and answer in writing.", ["us", "nato"])
     story.check(network.wait_delivered(), "every message is receipted by every peer")
-    for party in PARTIES:
+    for party in NODES:
         peers = network.api(party, "GET", "/v1/peers")
         for peer in peers["peers"]:
             owner = network.api(peer["party"], "GET", "/v1/peers")["log_size"]
@@ -276,6 +304,46 @@ def _first_traffic(story: Story, network: _Network) -> None:
         sorted(m["position"] for m in inbox) == ["ru:0", "us:0"],
         "NATO holds the bodies addressed to it (us:0, ru:0) and only headers of the rest",
     )
+
+
+def _the_witness(story: Story, network: _Network) -> None:
+    story.chapter(
+        "A neutral witness",
+        "The OSCE office's node mirrors every party's log of headers and cosigns each\n"
+        "checkpoint, like a peer; it gets no body. Each party settles a message once two\n"
+        "of the other three (the witness among them) have cosigned a checkpoint holding it.",
+    )
+    witness = network.nodes[WITNESS]
+    mirrored = {
+        p["party"]: p["mirrored_size"] for p in network.api(WITNESS, "GET", "/v1/peers")["peers"]
+    }
+    sizes = {party: network.api(party, "GET", "/v1/peers")["log_size"] for party in PARTIES}
+    story.check(mirrored == sizes, f"the witness mirrors every party's log: {mirrored}")
+    story.check(
+        _count(witness.directory, "bodies") == 0,
+        "the witness holds no message body, only the headers that commit to them",
+    )
+    refused = story.run(
+        "log",
+        "append",
+        "--dir",
+        str(witness.directory),
+        "--type",
+        "message",
+        "--body",
+        '{"text": "hello"}',
+        expect=1,
+    )
+    story.check("witness" in refused, "the witness has no log of its own: it sends nothing")
+    story.run("log", "status", "--dir", str(network.nodes["us"].directory))
+    for party in PARTIES:
+        outbox = network.api(party, "GET", "/v1/outbox")
+        states = [m["peers"][WITNESS]["state"] for m in outbox["messages"]]
+        if states != ["receipted"] * len(states):
+            raise StepFailed(f"the witness has not receipted {party}'s messages: {states}")
+        if not all(m["settled"][POLICY] for m in outbox["messages"]):
+            raise StepFailed(f"{party}'s messages are not all settled: {outbox['policies']}")
+    story.check(True, "the witness receipted every message; every party's messages are settled")
 
 
 def _going_dark(story: Story, network: _Network) -> None:
@@ -314,27 +382,30 @@ def _someone_cheats(story: Story, network: _Network, workdir: Path) -> None:
     story.chapter(
         "Someone cheats",
         "Russia's node is copied, and the two copies, holding the same key, tell the\n"
-        "United States and NATO different histories. Each history on its own is valid.\n"
-        "The peers compare checkpoints (gossip) and catch it, with evidence anyone can\n"
-        "check with Russia's public key alone.",
+        "United States one history and NATO and the witness another. Each history on its\n"
+        "own is valid. The nodes compare checkpoints (gossip) and catch it, with evidence\n"
+        "anyone can check with Russia's public key alone.",
     )
     ru = network.nodes["ru"]
     ru.stop()
     fork = _Node("ru", workdir / "ru-fork", _free_port(), token=ru.token)
     shutil.copytree(ru.directory, fork.directory)
     _only_peer(ru.directory, "us")
-    _only_peer(fork.directory, "nato")
+    _only_peer(fork.directory, "nato", WITNESS)
 
     ru.start()
     fork.start()
     network.nodes["ru-fork"] = fork
-    console.print("  two copies of Russia's node run, one talking to each peer")
+    console.print(
+        "  two copies of Russia's node run: one talks to the United States, "
+        "the other to NATO and the witness"
+    )
     network.send("ru", "To the United States: the exercise is cancelled.", ["us"])
     network.send("ru-fork", "To NATO: the exercise goes ahead.", ["nato"])
     caught: dict[str, list[dict[str, Any]]] = {}
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(caught) < 2:
-        for party in ("us", "nato"):
+    while time.monotonic() < deadline and len(caught) < 3:
+        for party in ("us", "nato", WITNESS):
             found = [
                 a
                 for a in network.api(party, "GET", "/v1/alarms")["alarms"]
@@ -343,7 +414,10 @@ def _someone_cheats(story: Story, network: _Network, workdir: Path) -> None:
             if found:
                 caught[party] = found
         time.sleep(0.2)
-    story.check(len(caught) == 2, "gossip raises an equivocation alarm on both honest nodes")
+    story.check(
+        len(caught) == 3,
+        "gossip raises an equivocation alarm on both honest nodes and on the witness",
+    )
     evidence_file = workdir / "equivocation.json"
     evidence_file.write_text(json.dumps(caught["us"][0]["evidence"], indent=2))
     verified = story.run("evidence", "verify", str(evidence_file), "--key", ru.verifier)
@@ -365,8 +439,8 @@ def _someone_cheats(story: Story, network: _Network, workdir: Path) -> None:
     del network.nodes["ru-fork"]
 
 
-def _only_peer(directory: Path, party: str) -> None:
-    """Make a node talk only to ``party``: the other peers' addresses lead nowhere.
+def _only_peer(directory: Path, *parties: str) -> None:
+    """Make a node talk only to ``parties``: the other peers' addresses lead nowhere.
 
     Their keys stay, so the node can still verify what it holds of their logs.
     """
@@ -377,7 +451,7 @@ def _only_peer(directory: Path, party: str) -> None:
     node = open_node(directory)
     try:
         peers = tuple(
-            p if p.party == party else replace(p, url="http://127.0.0.1:9")
+            p if p.party in parties else replace(p, url="http://127.0.0.1:9")
             for p in node.config.peers
         )
         node.save_config(replace(node.config, peers=peers))
@@ -414,17 +488,37 @@ def _verify_everything(story: Story, network: _Network, workdir: Path) -> None:
 
 def _summary(network: _Network) -> None:
     table = Table(title="summary", title_justify="left")
-    columns = ("node", "own log", "mirrors", "delivered to", "receipted by", "refused", "alarms")
+    columns = (
+        "node",
+        "own log",
+        "mirrors",
+        "delivered to",
+        "receipted by",
+        "settled",
+        "refused",
+        "alarms",
+    )
     for column in columns:
         table.add_column(column)
-    for party in PARTIES:
+    for party in NODES:
         peers = network.api(party, "GET", "/v1/peers")
+        own = network.api(party, "GET", "/v1/settlement")["logs"]
+        settled = [
+            p["settled_size"] for log in own if log["party"] == party for p in log["policies"]
+        ]
+        parties = [p for p in peers["peers"] if p["party"] != WITNESS]
+        witness = party == WITNESS
         table.add_row(
             NAMES[party],
-            str(peers["log_size"]),
-            ", ".join(f"{p['party']} {p['mirrored_size']}" for p in peers["peers"]),
-            ", ".join(f"{p['party']} {p['delivered_size']}" for p in peers["peers"]),
-            ", ".join(f"{p['party']} {p['receipted_size']}" for p in peers["peers"]),
+            "—" if witness else str(peers["log_size"]),
+            ", ".join(f"{p['party']} {p['mirrored_size']}" for p in parties),
+            "—"
+            if witness
+            else ", ".join(f"{p['party']} {p['delivered_size']}" for p in peers["peers"]),
+            "—"
+            if witness
+            else ", ".join(f"{p['party']} {p['receipted_size']}" for p in peers["peers"]),
+            "—" if witness else f"{settled[0] if settled else 0} of {peers['log_size']}",
             str(_count(network.nodes[party].directory, "audit_trail")),
             _kinds(network.api(party, "GET", "/v1/alarms")["alarms"]),
         )

@@ -18,6 +18,13 @@ against what this node holds of that party's log:
 
 A checkpoint of this node's own log that this node's tree does not have
 means its own key signed another history: a ``own_key_misused`` alarm.
+
+Each note carries, as extra signature lines (a cosigned checkpoint,
+c2sp.org/tlog-cosignature), the cosignatures the sender holds on it. A
+receiver whose mirror has that checkpoint keeps those by keys it trusts
+(peers, witnesses, ``[[cosigners]]``) that verify, so a party learns the
+witnesses' cosignatures on another party's log and can apply its k-of-n
+policies to it (:mod:`detente.node.settlement`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from detente.errors import DetenteError
 from detente.exchange.deliveries import delivery_states
@@ -35,14 +43,14 @@ from detente.exchange.freshness import confirm_fresh, raise_stale
 from detente.exchange.peerkeys import checkpoint_key
 from detente.node.alarms import raise_alarm
 from detente.node.directory import Node, Peer
-from detente.record.checkpoint import SignedCheckpoint, origin_for
+from detente.record.checkpoint import Cosignature, SignedCheckpoint, origin_for
 from detente.record.envelope import format_time, parse_time
 from detente.record.evidence import different_size_evidence, equal_size_evidence
-from detente.store.logs import LogStore
+from detente.store.logs import LogStore, StoredCosignature
 from detente.store.schema import checkpoints, gossip_seen
 from detente.store.tree import StoredTree
 
-__all__ = ["examine", "gossip_round", "held_checkpoints", "recheck_seen"]
+__all__ = ["examine", "gossip_round", "held_checkpoints", "keep_cosignatures", "recheck_seen"]
 
 log = logging.getLogger("detente.gossip")
 
@@ -50,15 +58,72 @@ MAX_GOSSIP_PARTIES = 64
 
 
 def held_checkpoints(node: Node) -> dict[str, str]:
-    """The newest checkpoint note held of every party's log, own included."""
+    """The newest checkpoint note held of every party's log, own included.
+
+    Each note carries the cosignature lines held on it (receipts for the
+    own log; this node's and those learned by gossip for a mirror).
+    """
     out: dict[str, str] = {}
     with node.database.engine.connect() as conn:
         parties = [str(p) for p in conn.execute(select(checkpoints.c.party).distinct()).scalars()]
         for party in parties:
-            latest = LogStore(conn, party).checkpoint()
+            log_store = LogStore(conn, party)
+            latest = log_store.checkpoint()
             if latest is not None:
-                out[party] = latest[1]
+                out[party] = _cosigned(latest[1], log_store.cosignatures(latest[0]))
     return out
+
+
+def _cosigned(note: str, stored: list[StoredCosignature]) -> str:
+    """``note`` with the stored cosignature lines added; unreadable rows are left out."""
+    try:
+        signed = SignedCheckpoint.from_text(note)
+    except DetenteError:
+        return note
+    for row in stored:
+        try:
+            signed = signed.with_cosignature(Cosignature.from_line(row.line))
+        except DetenteError:
+            continue
+    return signed.to_text()
+
+
+def keep_cosignatures(node: Node, *, party: str, signed: SignedCheckpoint) -> int:
+    """Store the cosignatures ``signed`` carries on a checkpoint of ``party``'s mirror.
+
+    Only a checkpoint this node holds at that size, with the same root, is
+    taken; only lines by a key this node trusts (not its own, not the
+    log's) that verify, and not already held. Returns how many were stored.
+    """
+    if party == node.party:
+        return 0  # the own log's cosignatures are the receipts of deliveries
+    checkpoint = signed.checkpoint
+    stored = 0
+    try:
+        with node.database.engine.begin() as conn:
+            log_store = LogStore(conn, party)
+            held = log_store.checkpoint(checkpoint.size)
+            if held is None or SignedCheckpoint.from_text(held[1]).checkpoint != checkpoint:
+                return 0
+            for line in signed.note.signatures:
+                key = node.trusted_key(line.name)
+                if key is None or line.name in (node.config.key_name, checkpoint.origin):
+                    continue
+                if log_store.cosignature(checkpoint.size, line.name) is not None:
+                    continue
+                try:
+                    cosignature = Cosignature.from_note_signature(line)
+                    cosignature.verify(checkpoint, key)
+                except DetenteError as e:
+                    log.warning("gossip: cosignature by %s on %s refused: %s", line.name, party, e)
+                    continue
+                log_store.add_cosignature(
+                    checkpoint.size, line.name, cosignature.timestamp, cosignature.to_line()
+                )
+                stored += 1
+    except IntegrityError:
+        return 0  # another round stored the same cosignature at the same time
+    return stored
 
 
 def examine(node: Node, *, party: str, note: str, source: str) -> str | None:
@@ -80,14 +145,19 @@ def examine(node: Node, *, party: str, note: str, source: str) -> str | None:
         return None
     with node.database.engine.connect() as conn:
         mirror = StoredTree(conn, party).size()
-        if signed.checkpoint.size > mirror:
+        within = signed.checkpoint.size <= mirror
+        if within:
+            raised = _compare(conn, node, party, signed, source)
+        else:
             held_now = conn.execute(
                 select(gossip_seen.c.size).where(
                     gossip_seen.c.party == party, gossip_seen.c.source == source
                 )
             ).scalar_one_or_none()
-        else:
-            return _compare(conn, node, party, signed, source)
+    if within:
+        if raised is None:
+            keep_cosignatures(node, party=party, signed=signed)
+        return raised
     if party == node.party:
         raise_alarm(
             node,

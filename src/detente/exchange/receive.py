@@ -22,10 +22,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select
 
+from detente.agreement.system import gets_body
 from detente.errors import (
     BodyError,
     ConsistencyError,
     ForkError,
+    PermissionDeniedError,
     SequenceError,
     TypeNotAllowedError,
     UnknownKeyError,
@@ -139,6 +141,7 @@ def receive_delivery(node: Node, delivery: Delivery) -> Receipt:
 
     Raises:
         UnknownKeyError: the sender is not a configured peer.
+        PermissionDeniedError: the sender is a witness, which keeps no log.
         SignatureError, BodyError, TypeNotAllowedError, WrongAgreementError,
         ClockSkewError, EncodingError: an entry or the checkpoint is invalid.
         SequenceError: the run starts after the end of the mirror (a gap);
@@ -176,10 +179,14 @@ def verified_checkpoint(node: Node, sender: str, text: str, keys: KeyHistory) ->
 
     Raises:
         UnknownKeyError: not a peer, or the checkpoint is of another log.
+        PermissionDeniedError: the peer is a witness, which keeps no log.
         SignatureError, EncodingError: the note does not parse or verify.
     """
-    if node.config.peer(sender) is None or sender == node.party:
+    peer = node.config.peer(sender)
+    if peer is None or sender == node.party:
         raise UnknownKeyError(f"{sender!r} is not a peer of this node")
+    if peer.witness:
+        raise PermissionDeniedError(f"{sender} is a witness: it has no log to deliver")
     signed = SignedCheckpoint.from_text(text)
     signed.verify(keys.checkpoint_key(signed.checkpoint.size))
     if signed.checkpoint.origin != origin_for(node.agreement.id, sender):
@@ -219,7 +226,8 @@ def _receive(
                 f"{envelope.position}: an entry of {envelope.header.sender}'s log delivered "
                 f"as {sender}'s; a peer delivers only its own log"
             )
-        addressed = node.party in envelope.header.to
+        header = envelope.header
+        addressed = gets_body(type_id=header.type, to=header.to, node=node.party)
         if addressed and body is None:
             raise BodyError(f"{envelope.position}: addressed to {node.party} but sent without body")
         if not addressed and body is not None:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import Connection, select
 
+from detente.agreement.system import gets_body
 from detente.errors import DetenteError, VerificationError
 from detente.exchange.deliveries import (
     DeliveryState,
@@ -96,7 +97,9 @@ def _plan_run(conn: Connection, node: Node, peer: Peer, start: int) -> _Run | No
     for batch in LogStore(conn, node.party).iter_entries(start, start + MAX_RUN, chunk=MAX_RUN):
         for row in batch:
             header = Envelope.from_leaf(row.leaf).header
-            body = row.body if peer.party in header.to else None
+            body = (
+                row.body if gets_body(type_id=header.type, to=header.to, node=peer.party) else None
+            )
             large = body is not None and len(body) > PART_BYTES
             cost = len(row.leaf) + (len(body) if body is not None and not large else 0)
             if entries and cost > budget:

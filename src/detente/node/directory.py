@@ -1,9 +1,12 @@
 """The node directory: ``config.toml``, ``node.key`` (0600) and ``detente.db``.
 
-A node serves one party of one agreement. The agreement is pinned by its id
-at ``init``: if the agreement file (or a built-in, after an upgrade) later
-resolves to another id, the node refuses to open rather than sign under
-rules its peers do not share.
+A node serves one party of one agreement, or is a neutral *witness* under
+it (``role = "witness"``): a node named for an office that is not a party,
+which keeps no log of its own but mirrors, cosigns and gossips the
+parties' logs. The agreement is pinned by its id at ``init``: if the
+agreement file (or a built-in, after an upgrade) later resolves to another
+id, the node refuses to open rather than sign under rules its peers do not
+share.
 
 Example:
     >>> import tempfile, pathlib
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import tomllib
 from collections.abc import Callable
@@ -31,14 +35,16 @@ from detente.agreement import Agreement, resolve_agreement
 from detente.crypto.keys import SigningKey, VerifierKey, save_signing_key
 from detente.errors import ConfigError, EncodingError, KeyFileError
 from detente.node.keyfiles import KEY_FILE, load_current_key
-from detente.record.checkpoint import origin_for
+from detente.record.checkpoint import origin_for, witness_key_name
 from detente.record.keyhistory import KeyHistory
+from detente.record.settlement import Policy
 from detente.store.database import Database, open_database, sqlite_url
 from detente.store.keylog import read_key_history
 
 __all__ = [
     "CONFIG_FILE",
     "KEY_FILE",
+    "ROLES",
     "Node",
     "NodeConfig",
     "Peer",
@@ -50,6 +56,9 @@ __all__ = [
 CONFIG_FILE = "config.toml"
 DB_FILE = "detente.db"
 PASSPHRASE_ENV = "DETENTE_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+ROLES = ("party", "witness")
+# A witness's name is an id like a party's (agreement format, "Slug").
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 Clock = Callable[[], datetime]
 
@@ -69,16 +78,25 @@ class TrustedKey:
 
 @dataclass(frozen=True)
 class Peer:
-    """Another party's node: where it answers and its key, exchanged out of band."""
+    """Another node: where it answers and its key, exchanged out of band.
+
+    ``party`` is the peer's party id, or for a neutral witness (``witness``
+    true) its name; either is the ``keyid`` of its signed requests.
+    """
 
     party: str
     url: str
     key: VerifierKey
+    witness: bool = False
 
 
 @dataclass(frozen=True)
 class NodeConfig:
-    """What ``config.toml`` holds."""
+    """What ``config.toml`` holds.
+
+    ``party`` is the agreement party this node serves, or, when ``role`` is
+    ``"witness"``, the witness's own name (never an agreement party).
+    """
 
     party: str
     agreement: str
@@ -89,6 +107,13 @@ class NodeConfig:
     database_url: str = ""
     cosigners: tuple[TrustedKey, ...] = field(default=())
     peers: tuple[Peer, ...] = field(default=())
+    role: str = "party"
+    policies: tuple[Policy, ...] = field(default=())
+
+    @property
+    def witness(self) -> bool:
+        """True for a neutral witness: no log of its own, it mirrors and cosigns."""
+        return self.role == "witness"
 
     def peer(self, party: str) -> Peer | None:
         """The peer serving ``party``, if configured."""
@@ -106,6 +131,9 @@ class NodeConfig:
         lines = [
             "# Détente node configuration. Keys are node configuration, never agreement data.",
             "[node]",
+            "# party: a node serves a party; witness: a neutral node with no log of its own.",
+            f"role = {s(self.role)}",
+            "# The party id, or a witness's name.",
             f"party = {s(self.party)}",
             "# A built-in agreement name or a path to an agreement TOML file.",
             f"agreement = {s(self.agreement)}",
@@ -124,6 +152,12 @@ class NodeConfig:
         for peer in self.peers:
             lines += ["", "[[peers]]", f"party = {s(peer.party)}", f"url = {s(peer.url)}"]
             lines.append(f"key = {s(peer.key.to_text())}")
+            if peer.witness:
+                lines.append("witness = true")
+        for policy in self.policies:
+            names = ", ".join(s(name) for name in policy.cosigners)
+            lines += ["", "[[policies]]", f"name = {s(policy.name)}", f"k = {policy.k}"]
+            lines.append(f"cosigners = [{names}]")
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -159,14 +193,26 @@ class NodeConfig:
         for i, item in enumerate(data.get("peers", [])):
             try:
                 key = VerifierKey.from_text(str(item["key"]))
-                peers.append(Peer(party=str(item["party"]), url=str(item["url"]), key=key))
-            except (KeyError, TypeError, EncodingError) as e:
+                witness = item.get("witness", False)
+                if not isinstance(witness, bool):
+                    raise TypeError("witness must be true or false")
+                peers.append(
+                    Peer(party=str(item["party"]), url=str(item["url"]), key=key, witness=witness)
+                )
+            except (KeyError, TypeError, AttributeError, EncodingError) as e:
                 raise ConfigError(f"{source}: peers[{i}]: {e}") from e
         encrypted = node.get("key_encrypted", False)
         if not isinstance(encrypted, bool):
             raise ConfigError(f"{source}: node.key_encrypted must be true or false")
+        role = node.get("role", "party")
+        if role not in ROLES:
+            raise ConfigError(f"{source}: node.role must be one of {', '.join(ROLES)}")
+        party = text_field("party")
+        known = {party, *(p.party for p in peers), *(c.name for c in cosigners)}
         return cls(
-            party=text_field("party"),
+            role=role,
+            policies=_policies(data.get("policies", []), known=known, source=source),
+            party=party,
             agreement=text_field("agreement"),
             agreement_id=text_field("agreement_id"),
             key_name=text_field("key_name"),
@@ -176,6 +222,49 @@ class NodeConfig:
             cosigners=tuple(cosigners),
             peers=tuple(peers),
         )
+
+
+def _policies(items: object, *, known: set[str], source: str) -> tuple[Policy, ...]:
+    """The ``[[policies]]`` tables: named k-of-n rules over known cosigners.
+
+    Raises:
+        ConfigError: a policy is malformed, names an unknown cosigner, needs
+            a ``k`` it cannot meet, or repeats another's name; the message
+            names the file and field.
+    """
+    if not isinstance(items, list):
+        raise ConfigError(f"{source}: policies must be an array of tables ([[policies]])")
+    out: list[Policy] = []
+    for i, item in enumerate(items):
+        where = f"{source}: policies[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: not a table")
+        extra = set(item) - {"name", "k", "cosigners"}
+        if extra:
+            raise ConfigError(f"{where}: unknown field {sorted(extra)[0]!r}")
+        name, k, cosigners = item.get("name"), item.get("k"), item.get("cosigners")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}.name must be a non-empty string")
+        if any(p.name == name for p in out):
+            raise ConfigError(f"{where}.name: another policy is already named {name!r}")
+        if type(k) is not int:
+            raise ConfigError(f"{where}.k must be an integer")
+        if not isinstance(cosigners, list) or not all(isinstance(c, str) for c in cosigners):
+            raise ConfigError(f"{where}.cosigners must be a list of peer or witness names")
+        unknown = [c for c in cosigners if c not in known]
+        if unknown:
+            raise ConfigError(
+                f"{where}.cosigners: {unknown[0]!r} is not this node, a peer or a "
+                f"[[cosigners]] name (known: {', '.join(sorted(known))})"
+            )
+        if len(set(cosigners)) != len(cosigners):
+            raise ConfigError(f"{where}.cosigners: a cosigner is named twice")
+        if not 1 <= k <= len(cosigners):
+            raise ConfigError(
+                f"{where}.k: {k} is not between 1 and the {len(cosigners)} cosigners named"
+            )
+        out.append(Policy(name=name, k=k, cosigners=tuple(cosigners)))
+    return tuple(out)
 
 
 class Node:
@@ -208,8 +297,13 @@ class Node:
 
     @property
     def party(self) -> str:
-        """The party this node serves."""
+        """The party this node serves, or a witness's name."""
         return self.config.party
+
+    @property
+    def is_witness(self) -> bool:
+        """True for a neutral witness, which has no log of its own."""
+        return self.config.witness
 
     @property
     def key(self) -> SigningKey:
@@ -286,6 +380,13 @@ class Node:
                 return peer.key
         return None
 
+    def cosigner_keys(self) -> dict[str, VerifierKey]:
+        """The key of every cosigner a policy may name: this node, its peers, ``[[cosigners]]``."""
+        keys = {cosigner.name: cosigner.key for cosigner in self.config.cosigners}
+        keys.update({peer.party: peer.key for peer in self.config.peers})
+        keys[self.party] = self.verifier
+        return keys
+
     def save_config(self, config: NodeConfig) -> None:
         """Replace ``config.toml`` atomically and use the new configuration."""
         _write_atomic(self.directory / CONFIG_FILE, config.to_toml(), mode=0o600)
@@ -324,31 +425,34 @@ def init_node(
     agreement_ref: str,
     passphrase: bytes | None = None,
     database_url: str = "",
+    witness: bool = False,
     clock: Clock = utc_now,
 ) -> Node:
     """Create a node directory for ``party`` under the agreement ``agreement_ref``.
 
+    With ``witness``, ``party`` is the name of a neutral witness instead
+    (an office such as ``osce``), which must not be one of the agreement's
+    parties; its key is named ``detente.witness/<id[:16]>/<name>``.
+
     Raises:
-        ConfigError: the directory already holds a node, or the party is
-            not one of the agreement's.
+        ConfigError: the directory already holds a node, the party is not
+            one of the agreement's, or a witness's name is one of them or
+            not an id (a lower-case letter, then letters, digits, ``_``, ``-``).
         AgreementError: the agreement cannot be resolved.
         StoreError: the database cannot be created.
     """
     agreement = resolve_agreement(agreement_ref)
-    if party not in agreement.party_ids():
-        raise ConfigError(
-            f"party {party!r} is not a party of {agreement.name} "
-            f"(parties: {', '.join(sorted(agreement.party_ids()))})"
-        )
+    _check_name(agreement, party, witness=witness)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     if (directory / CONFIG_FILE).exists() or (directory / KEY_FILE).exists():
         raise ConfigError(f"{directory}: already holds a node; refusing to overwrite it")
     reference = agreement_ref
     if Path(agreement_ref).suffix == ".toml":
         reference = str(Path(agreement_ref).resolve())
-    key_name = origin_for(agreement.id, party)
+    key_name = witness_key_name(agreement.id, party) if witness else origin_for(agreement.id, party)
     key = SigningKey.generate(key_name)
     config = NodeConfig(
+        role="witness" if witness else "party",
         party=party,
         agreement=reference,
         agreement_id=agreement.id,
@@ -368,6 +472,21 @@ def init_node(
     node = Node(directory, config, agreement, database, passphrase=lambda: passphrase, clock=clock)
     node._key = key
     return node
+
+
+def _check_name(agreement: Agreement, name: str, *, witness: bool) -> None:
+    parties = ", ".join(sorted(agreement.party_ids()))
+    if not witness and name not in agreement.party_ids():
+        raise ConfigError(f"party {name!r} is not a party of {agreement.name} (parties: {parties})")
+    if witness and name in agreement.party_ids():
+        raise ConfigError(
+            f"witness {name!r} is a party of {agreement.name}; a witness is neutral: "
+            f"name it for its office, not one of {parties}"
+        )
+    if witness and not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"witness name {name!r}: a lower-case letter, then up to 63 letters, digits, _ or -"
+        )
 
 
 def open_node(
@@ -403,5 +522,10 @@ def open_node(
             f"{agreement.id[:16]}…, but this node was initialised under "
             f"{config.agreement_id[:16]}…; refusing to sign under different rules"
         )
+    if config.witness:
+        try:
+            _check_name(agreement, config.party, witness=True)
+        except ConfigError as e:
+            raise ConfigError(f"{config_path}: node.party: {e}") from e
     database = open_database(_database_url(directory, config))
     return Node(directory, config, agreement, database, passphrase=passphrase, clock=clock)

@@ -18,7 +18,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from detente.agreement.system import is_system_type
 from detente.crypto.canonical import canonical_json
-from detente.errors import ConsistencyError, InputError, StoreError, VerificationError
+from detente.errors import (
+    ConsistencyError,
+    InputError,
+    PermissionDeniedError,
+    StoreError,
+    VerificationError,
+)
 from detente.node.directory import Node
 from detente.node.measures import check_drafts, default_to
 from detente.record.admission import check_rules
@@ -80,6 +86,8 @@ class LogWriter:
         alone, by :mod:`detente.node.rotation`: an operator cannot send one.
 
         Raises:
+            PermissionDeniedError: this node is a witness, which has no log
+                of its own and sends no messages.
             InputError: a draft's body is not a JSON object or is too large.
             TypeNotAllowedError: the agreement does not let this party send it.
             BodyError: a body fails its type's schema, or a suspension names
@@ -90,6 +98,11 @@ class LogWriter:
                 checkpoint (the store was altered); nothing is signed.
             StoreError: the database failed; nothing was written.
         """
+        node = self._node
+        if node.is_witness:
+            raise PermissionDeniedError(
+                f"{node.party} is a witness: it has no log of its own and sends no messages"
+            )
         if not drafts:
             raise InputError("nothing to append")
         key_drafts = [d for d in drafts if is_system_type(d.type)]
@@ -98,7 +111,6 @@ class LogWriter:
                 f"type {key_drafts[0].type!r} is the protocol's: key entries are appended "
                 "alone, by `detente keys rotate` or `detente keys revoke`"
             )
-        node = self._node
         try:
             with node.write_lock, node.database.engine.begin() as conn:
                 if idempotency is not None:

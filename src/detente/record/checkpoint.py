@@ -57,6 +57,7 @@ __all__ = [
     "cosign",
     "cosignature_message",
     "origin_for",
+    "witness_key_name",
 ]
 
 _ROOT_SIZE = 32
@@ -85,6 +86,18 @@ def origin_for(agreement_id: str, party: str) -> str:
             "without spaces, '+', '/' or control characters"
         )
     return f"detente.log/{agreement_id[:16]}/{party}"
+
+
+def witness_key_name(agreement_id: str, name: str) -> str:
+    """The key name of the neutral witness ``name``: ``detente.witness/<id[:16]>/<name>``.
+
+    A witness keeps no log, so its key is not named as a log origin: no
+    checkpoint signed by it can pass for a party's log.
+
+    Raises:
+        EncodingError: as for :func:`origin_for`.
+    """
+    return origin_for(agreement_id, name).replace("detente.log/", "detente.witness/", 1)
 
 
 def _check_line(line: str, what: str) -> None:

@@ -200,9 +200,10 @@ class LogStore:
         ).first()
         return None if row is None else StoredCosignature(size, cosigner, int(row[0]), str(row[1]))
 
-    def cosignatures(self) -> list[StoredCosignature]:
-        """Every stored cosignature of this log, by size then cosigner."""
-        rows = self._conn.execute(
+    def cosignatures(self, size: int | None = None) -> list[StoredCosignature]:
+        """Every stored cosignature of this log (or on the checkpoint at ``size``),
+        by size then cosigner."""
+        query = (
             select(
                 cosignatures.c.size,
                 cosignatures.c.cosigner,
@@ -212,4 +213,7 @@ class LogStore:
             .where(cosignatures.c.party == self.party)
             .order_by(cosignatures.c.size, cosignatures.c.cosigner)
         )
+        if size is not None:
+            query = query.where(cosignatures.c.size == size)
+        rows = self._conn.execute(query)
         return [StoredCosignature(int(s), str(c), int(t), str(line)) for s, c, t, line in rows]
