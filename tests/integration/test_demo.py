@@ -14,6 +14,8 @@ def test_the_three_node_story_holds(tmp_path, capsys):
     assert "the witness holds no message body" in out
     assert "every party's messages are settled" in out
     assert "and on the witness" in out
+    assert "routine messages before it were still on their way" in out
+    assert "filled the gap" in out
     assert "checks held" in out
 
 

@@ -50,6 +50,8 @@ NAMES = {
     "osce": "OSCE (witness)",
 }
 AGREEMENT = "security-replies-2022"
+# Routine messages queued ahead of the FLASH message in "Emergency line".
+BACKLOG = 5000
 POLICY = "settled"
 
 
@@ -194,6 +196,7 @@ def _tell(story: Story, network: _Network, workdir: Path) -> None:
     _the_witness(story, network)
     _going_dark(story, network)
     _someone_cheats(story, network, workdir)
+    _emergency_line(story, network)
     _verify_everything(story, network, workdir)
 
 
@@ -437,6 +440,93 @@ def _someone_cheats(story: Story, network: _Network, workdir: Path) -> None:
     )
     fork.stop()
     del network.nodes["ru-fork"]
+
+
+def _emergency_line(story: Story, network: _Network) -> None:
+    story.chapter(
+        "Emergency line",
+        f"The United States queues {BACKLOG:,} routine data messages for NATO; every peer\n"
+        "mirrors their headers, so Russia's copy of the log has them queued too. Then a\n"
+        "watch officer sends Russia a FLASH message about aircraft approaching a ship in\n"
+        "the Baltic. It goes ahead of the backlog, with proofs of its place in the log,\n"
+        "and Russia receipts it at once; the routine data follow in order.",
+    )
+    _queue_routine(network.nodes["us"].directory, BACKLOG)
+    queued = {p["party"]: p["backlog"] for p in network.api("us", "GET", "/v1/peers")["peers"]}
+    console.print(f"  routine messages queued at the United States' node, per peer: {queued}")
+    flash = network.api(
+        "us",
+        "POST",
+        "/v1/messages",
+        json={
+            "type": "message",
+            "priority": "FLASH",
+            "to": ["ru"],
+            "body": {
+                "text": "FLASH. Two of your Su-24 aircraft are passing within 30 m of USS Donald "
+                "Cook, 70 nm off Kaliningrad, Baltic Sea. Request they alter course at once."
+            },
+        },
+    )
+    seq = flash["seq"]
+    deadline = time.monotonic() + 20
+    state: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        message = network.api("us", "GET", "/v1/outbox?limit=1")["messages"][0]
+        state = message["peers"]["ru"]
+        if state["state"] == "receipted":
+            break
+        time.sleep(0.005)
+    ru = next(p for p in network.api("us", "GET", "/v1/peers")["peers"] if p["party"] == "ru")
+    behind = seq - ru["receipted_size"]
+    story.check(
+        state.get("state") == "receipted" and behind > 0,
+        f"Russia receipted the FLASH message us:{seq} while {behind:,} routine messages before "
+        "it were still on their way",
+    )
+    inbox = network.api("ru", "GET", "/v1/inbox?limit=5")["messages"]
+    shown = next((m for m in inbox if m["position"] == f"us:{seq}"), None)
+    story.check(
+        shown is not None and shown["received_at"] == state["receipted_at"],
+        "Russia's inbox shows it, with the receipt's time as the time it was received",
+    )
+    story.check(
+        network.wait_delivered(("us", "ru"), timeout=120),
+        "the routine backlog follows in order and is receipted",
+    )
+    mirrored = next(
+        p["mirrored_size"]
+        for p in network.api("ru", "GET", "/v1/peers")["peers"]
+        if p["party"] == "us"
+    )
+    story.check(
+        mirrored == seq + 1,
+        f"Russia's mirror of the United States' log filled the gap: {mirrored:,} entries, "
+        "the FLASH message among them, checked against the proofs it came with",
+    )
+
+
+def _queue_routine(directory: Path, count: int) -> None:
+    """Append ``count`` routine messages to NATO to a running node's log, in batches."""
+    from detente.node import open_node
+    from detente.node.writer import Draft, LogWriter
+
+    node = open_node(directory)
+    try:
+        writer = LogWriter(node)
+        for start in range(0, count, 1000):
+            writer.append(
+                [
+                    Draft(
+                        type="message",
+                        body={"text": f"Routine data, item {i + 1} of {count}."},
+                        to=("nato",),
+                    )
+                    for i in range(start, min(count, start + 1000))
+                ]
+            )
+    finally:
+        node.close()
 
 
 def _only_peer(directory: Path, *parties: str) -> None:
