@@ -292,3 +292,19 @@ def test_a_crash_between_commit_and_switch_is_recovered(network, monkeypatch):
     assert new.verifier == us.key_history("us").current
     assert not (us.directory / NEXT_KEY_FILE).exists()
     assert (us.directory / RETIRED_KEY_FILE).exists()
+
+
+def test_a_running_node_signs_with_the_key_another_process_rotated_to(network):
+    from detente.node import open_node
+
+    nodes, *_ = network
+    us = nodes["us"]
+    first = us.key.verifier  # loaded and cached
+    other = open_node(us.directory, clock=us.clock)  # `detente keys rotate` elsewhere
+    try:
+        change = rotate_key(other, reason="rotated by the CLI")
+    finally:
+        other.close()
+    assert us.key.verifier == change.new_key != first
+    result = LogWriter(us).append([Draft(type="message", body={"text": "after"}, to=("ru",))])
+    result.envelopes[0].verify_signature(change.new_key)

@@ -34,7 +34,7 @@ from sqlalchemy import Connection
 from detente.agreement import Agreement, resolve_agreement
 from detente.crypto.keys import SigningKey, VerifierKey, save_signing_key
 from detente.errors import ConfigError, EncodingError, KeyFileError
-from detente.node.keyfiles import KEY_FILE, load_current_key
+from detente.node.keyfiles import KEY_FILE, NEXT_KEY_FILE, load_current_key
 from detente.record.checkpoint import origin_for, witness_key_name
 from detente.record.keyhistory import KeyHistory
 from detente.record.settlement import Policy
@@ -287,6 +287,7 @@ class Node:
         self.clock = clock
         self._passphrase = passphrase
         self._key: SigningKey | None = None
+        self._key_stamp: tuple[int, int, int] | None = None
         # One writer of the own log at a time in this process (API threads,
         # the CLI); another process appending at once gets a StoreError.
         self.write_lock = threading.Lock()
@@ -316,6 +317,12 @@ class Node:
         Raises:
             KeyFileError: the key cannot be read or unlocked.
         """
+        stamp = self._key_files()
+        if self._key is not None and stamp is not None and stamp == self._key_stamp:
+            # Only a rotation changes the key in force, and a rotation changes
+            # node.key's file (or leaves node.key.next behind): unchanged files,
+            # unchanged key, without reading the log on every signature.
+            return self._key
         current = self.current_verifier()
         if self._key is None or self._key.verifier != current:
             # First use, or another process (`detente keys rotate`) rotated the key.
@@ -325,7 +332,18 @@ class Node:
                 passphrase=self.passphrase(),
                 current=current,
             )
+        self._key_stamp = self._key_files()
         return self._key
+
+    def _key_files(self) -> tuple[int, int, int] | None:
+        """node.key's device, inode and mtime, or None while a rotation is unfinished."""
+        if (self.directory / NEXT_KEY_FILE).exists():
+            return None
+        try:
+            info = (self.directory / KEY_FILE).stat()
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino, info.st_mtime_ns)
 
     def passphrase(self) -> bytes | None:
         """The key passphrase, asked for only if the key is encrypted."""
@@ -334,6 +352,7 @@ class Node:
     def use_key(self, key: SigningKey) -> None:
         """Sign with ``key`` from now on (after a rotation committed)."""
         self._key = key
+        self._key_stamp = None
 
     def first_key(self, party: str) -> VerifierKey | None:
         """The key ``party``'s log starts with, from the configuration, if known."""
