@@ -233,3 +233,23 @@ def test_the_log_delivering_other_bytes_than_the_entry_taken_ahead_is_a_fork(net
         assert conn.execute(select(evidence.c.kind)).scalars().all() == ["fork"]
     with pytest.raises(ForkError):
         receive_ahead(nodes["ru"], _flash_delivery(nodes, seq))
+
+
+def test_a_run_in_flight_does_not_cost_the_lane_a_round_trip(network):
+    from detente.exchange.priority import deliver_ahead
+
+    nodes, clients, tokens, senders, _ = network
+    us = nodes["us"]
+    _queue_routine(us)
+    client = senders["us"]._client
+    assert deliver_once(us, us.config.peer("ru"), client) == 500
+    # As if the run's answer had not come back yet: the cursor still says 0.
+    with us.database.engine.begin() as conn:
+        conn.execute(update(deliveries).where(deliveries.c.peer == "ru").values(delivered_size=0))
+    _flash(clients, tokens)
+    assert deliver_ahead(us, us.config.peer("ru"), client, in_flight=500) == (1, False)
+    with us.database.engine.connect() as conn:
+        # Taken with the proof from 500, at once: no refusal moved the cursor.
+        assert delivery_states(conn, us)["ru"].delivered_size == 0
+    with nodes["ru"].database.engine.connect() as conn:
+        assert conn.execute(select(early_entries.c.seq)).scalars().all() == [BACKLOG]

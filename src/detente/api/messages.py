@@ -75,10 +75,10 @@ async def submit(
     key = (operator.name, idempotency_key) if idempotency_key else None
     # The append is blocking database work: off the event loop.
     result = await run_in_threadpool(LogWriter(node).append, [draft], idempotency=key)
+    envelope = result.envelopes[0]
     sender = getattr(request.app.state, "sender", None)
     if sender is not None:
-        sender.wake()
-    envelope = result.envelopes[0]
+        sender.wake(priority=envelope.header.priority)
     return {
         "position": envelope.position,
         "seq": envelope.header.seq,

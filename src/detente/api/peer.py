@@ -107,6 +107,14 @@ def receive(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
     return receipt.to_json()
 
 
+class AlternativeIn(BaseModel):
+    """A consistency proof from another size the receiver's mirror may hold."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_size: int = Field(ge=0, le=MAX_SEQ)
+    consistency: list[str] = Field(max_length=MAX_PROOF)
+
+
 class AheadIn(BaseModel):
     """One entry delivered ahead of the log (priority lane), with its proofs."""
 
@@ -118,6 +126,9 @@ class AheadIn(BaseModel):
     inclusion: list[str] = Field(max_length=MAX_PROOF, description="the entry in the checkpoint")
     leaf: str = Field(description="base64 of the leaf bytes")
     body: str = Field(description="base64 of the body")
+    alternatives: list[AlternativeIn] = Field(
+        default_factory=list, max_length=4, description="proofs from other sizes (a run in flight)"
+    )
 
 
 @router.post("/priority", response_model=ReceiptOut)
@@ -141,6 +152,16 @@ def priority(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
             inclusion=[b64decode(h, where=f"inclusion[{i}]") for i, h in enumerate(sent.inclusion)],
             leaf=b64decode(sent.leaf, where="leaf"),
             body=b64decode(sent.body, where="body"),
+            alternatives=[
+                (
+                    alt.base_size,
+                    [
+                        b64decode(h, where=f"alternatives[{i}].consistency[{j}]")
+                        for j, h in enumerate(alt.consistency)
+                    ],
+                )
+                for i, alt in enumerate(sent.alternatives)
+            ],
         ),
     )
     return receipt.to_json()

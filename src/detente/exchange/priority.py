@@ -82,6 +82,9 @@ class AheadDelivery:
     inclusion: Sequence[bytes]
     leaf: bytes
     body: bytes
+    # Other (size, consistency proof) pairs, for a mirror that has moved on
+    # from ``base_size`` (a run in flight): the receiver uses the one it holds.
+    alternatives: Sequence[tuple[int, Sequence[bytes]]] = ()
 
 
 # --- Receiver ---------------------------------------------------------------
@@ -135,17 +138,18 @@ def receive_ahead(node: Node, delivery: AheadDelivery) -> Receipt:
                     f"{envelope.position}: already in the mirror, which holds {sender}'s "
                     f"log up to size {held}; deliver it in order"
                 )
-            if delivery.base_size != held:
+            proofs = {delivery.base_size: delivery.consistency, **dict(delivery.alternatives)}
+            if held not in proofs:
                 raise SequenceError(
-                    f"consistency proof from size {delivery.base_size}, but this node "
-                    f"holds {sender}'s log up to size {held}"
+                    f"consistency proof from size {', '.join(map(str, sorted(proofs)))}, but "
+                    f"this node holds {sender}'s log up to size {held}"
                 )
             if held > 0:
                 try:
                     verify_consistency(
                         held,
                         checkpoint.size,
-                        delivery.consistency,
+                        proofs[held],
                         tree.root(held),
                         checkpoint.root,
                     )
@@ -242,8 +246,14 @@ def _pending(conn: Connection, peer: str, delivered: int) -> list[int]:
     ]
 
 
-def _payload(conn: Connection, node: Node, seq: int, base: int) -> tuple[dict[str, Any], int]:
-    """The lane request for ``seq``, proved in the newest own checkpoint, and its size."""
+def _payload(
+    conn: Connection, node: Node, seq: int, base: int, in_flight: int | None
+) -> tuple[dict[str, Any], int]:
+    """The lane request for ``seq``, proved in the newest own checkpoint, and its size.
+
+    With a run in flight to the peer (ending at ``in_flight``), the peer may
+    already hold it: the request carries the consistency proof from there too.
+    """
     own = LogStore(conn, node.party)
     latest = own.checkpoint()
     leaf, body = own.leaf(seq), own.body(seq)
@@ -252,6 +262,12 @@ def _payload(conn: Connection, node: Node, seq: int, base: int) -> tuple[dict[st
     size, note = latest
     tree = StoredTree(conn, node.party)
     consistency = tree.consistency_proof(base, size) if 0 < base < size else []
+    alternatives = []
+    if in_flight is not None and base < in_flight < size:
+        proof = tree.consistency_proof(in_flight, size)
+        alternatives.append(
+            {"base_size": in_flight, "consistency": [base64.b64encode(h).decode() for h in proof]}
+        )
     entry = wire_entry(leaf, body)
     payload = {
         "sender": node.party,
@@ -261,12 +277,17 @@ def _payload(conn: Connection, node: Node, seq: int, base: int) -> tuple[dict[st
         "inclusion": [base64.b64encode(h).decode() for h in tree.inclusion_proof(seq, size)],
         "leaf": entry["leaf"],
         "body": entry["body"],
+        "alternatives": alternatives,
     }
     return payload, size
 
 
-def deliver_ahead(node: Node, peer: Peer, client: httpx.Client) -> tuple[int, bool]:
+def deliver_ahead(
+    node: Node, peer: Peer, client: httpx.Client, *, in_flight: int | None = None
+) -> tuple[int, bool]:
     """Deliver this node's pending lane entries for ``peer``.
+
+    ``in_flight`` is the end of the ordinary run on its way to the peer, if any.
 
     Returns how many the peer receipted, and whether an attempt failed.
     Failures are logged and left pending: the caller retries, and the
@@ -279,7 +300,7 @@ def deliver_ahead(node: Node, peer: Peer, client: httpx.Client) -> tuple[int, bo
             seqs = _pending(conn, peer.party, base)
             if not seqs:
                 return done, False
-            payload, size = _payload(conn, node, seqs[0], base)
+            payload, size = _payload(conn, node, seqs[0], base, in_flight)
         outcome = _send(node, peer, client, payload, seq=seqs[0], size=size)
         if outcome is None:
             return done, True

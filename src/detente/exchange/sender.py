@@ -36,7 +36,7 @@ from detente.exchange.priority import deliver_ahead
 from detente.exchange.receive import Receipt, wire_entry
 from detente.node.directory import Node, Peer
 from detente.record.checkpoint import Cosignature, SignedCheckpoint
-from detente.record.envelope import Envelope, format_time, parse_time
+from detente.record.envelope import LANE_PRIORITIES, Envelope, format_time, parse_time
 from detente.store.logs import LogStore
 from detente.store.schema import checkpoints
 
@@ -51,6 +51,8 @@ _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 60.0
 # A FLASH message waits at most this long between attempts on the lane.
 _LANE_RETRY_CAP = 5.0
+# How long the ordinary delivery holds back while a FLASH message is on the lane.
+_LANE_PRECEDENCE = 1.0
 
 
 def backoff(attempts: int, *, rng: random.Random | None = None) -> float:
@@ -130,11 +132,15 @@ def _plan_run(conn: Connection, node: Node, peer: Peer, start: int) -> _Run | No
     )
 
 
-def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
+def deliver_once(
+    node: Node, peer: Peer, client: httpx.Client, *, in_flight: dict[str, int] | None = None
+) -> int:
     """Send one run of the backlog to ``peer``; return how many entries it took.
 
     Never raises for the peer's or the network's failures: they are recorded
-    in the peer's delivery state with the next attempt time.
+    in the peer's delivery state with the next attempt time. While the run
+    is on its way its end is in ``in_flight``, for the priority lane: the
+    peer may hold it before this node knows.
     """
     now = node.clock()
     with node.database.engine.connect() as conn:
@@ -144,6 +150,26 @@ def deliver_once(node: Node, peer: Peer, client: httpx.Client) -> int:
         own_size = LogStore(conn, node.party).size()
     if run is None:
         return 0
+    if in_flight is not None:
+        in_flight[peer.party] = run.end
+    try:
+        return _deliver_run(node, peer, client, run, state=state, own_size=own_size, now=now)
+    finally:
+        if in_flight is not None:
+            in_flight.pop(peer.party, None)
+
+
+def _deliver_run(
+    node: Node,
+    peer: Peer,
+    client: httpx.Client,
+    run: _Run,
+    *,
+    state: DeliveryState,
+    own_size: int,
+    now: datetime,
+) -> int:
+    start = state.delivered_size
     try:
         response = _post_run(client, node, peer, run)
     except httpx.HTTPError as e:
@@ -264,6 +290,11 @@ class Sender:
         self._threads: list[threading.Thread] = []
         # Per peer: lane failures in a row, and when to try again (monotonic).
         self._lane_retry: dict[str, tuple[int, float]] = {}
+        # Set while no FLASH message waits for the lane.
+        self._lane_clear = threading.Event()
+        self._lane_clear.set()
+        # Per peer, the end of the run on its way to it, if any.
+        self._in_flight: dict[str, int] = {}
 
     def start(self) -> None:
         """Start delivering in the background: the backlog, and the priority lane beside it."""
@@ -287,8 +318,10 @@ class Sender:
         self.stop()
         self._client.close()
 
-    def wake(self) -> None:
-        """Deliver now (a message was just appended)."""
+    def wake(self, *, priority: str | None = None) -> None:
+        """Deliver now (a message was just appended, at ``priority`` if known)."""
+        if priority in LANE_PRIORITIES:
+            self._lane_clear.clear()
         self._lane_wake.set()
         self._wake.set()
 
@@ -299,7 +332,9 @@ class Sender:
             failures, retry_at = self._lane_retry.get(peer.party, (0, 0.0))
             if time.monotonic() < retry_at:
                 continue
-            sent, failed = deliver_ahead(self._node, peer, self._client)
+            sent, failed = deliver_ahead(
+                self._node, peer, self._client, in_flight=self._in_flight.get(peer.party)
+            )
             total += sent
             if failed:
                 failures += 1
@@ -316,6 +351,8 @@ class Sender:
                 self.run_lane()
             except Exception:  # noqa: BLE001 - the lane must outlive any one failure
                 log.exception("priority lane failed; retrying")
+            finally:
+                self._lane_clear.set()
             self._lane_wake.wait(min(self._interval, _LANE_RETRY_CAP))
 
     def run_once(self) -> int:
@@ -330,7 +367,10 @@ class Sender:
             if state.next_attempt_at and parse_time(state.next_attempt_at) > now:
                 continue
             while not self._stop.is_set():
-                done = deliver_once(node, peer, self._client)
+                # A FLASH message waiting for the lane goes first: no new run
+                # competes with it for the peer or this process meanwhile.
+                self._lane_clear.wait(_LANE_PRECEDENCE)
+                done = deliver_once(node, peer, self._client, in_flight=self._in_flight)
                 total += done
                 if done == 0:
                     break
