@@ -8,15 +8,14 @@ does not hold (a signature, a body) fails here as it would on receipt.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from detente.agreement.system import KEY_TYPES
 from detente.crypto.keys import VerifierKey
 from detente.errors import DetenteError, VerificationError
 from detente.record.envelope import Envelope
 from detente.record.keyhistory import KeyHistory
-from detente.store.logs import as_bytes
-from detente.store.schema import bodies, entries
+from detente.store.logs import LogStore
 
 __all__ = ["read_key_history"]
 
@@ -36,25 +35,15 @@ def read_key_history(
         VerificationError: a stored key entry does not parse or does not hold;
             the message names its position.
     """
-    query = (
-        select(entries.c.seq, entries.c.leaf, bodies.c.body)
-        .select_from(
-            entries.outerjoin(
-                bodies, (bodies.c.party == entries.c.party) & (bodies.c.seq == entries.c.seq)
-            )
-        )
-        .where(entries.c.party == party, entries.c.type.in_(sorted(KEY_TYPES)))
-        .order_by(entries.c.seq)
-    )
-    if below is not None:
-        query = query.where(entries.c.seq < below)
     history = KeyHistory.starting_with(party, first)
-    for seq, leaf, body in conn.execute(query):
+    for row in LogStore(conn, party).entries_of_types(KEY_TYPES):
+        if below is not None and row.seq >= below:
+            break
         try:
-            envelope = Envelope.from_leaf(as_bytes(leaf))
-            history = history.apply(envelope, None if body is None else as_bytes(body))
+            envelope = Envelope.from_leaf(row.leaf)
+            history = history.apply(envelope, row.body)
         except VerificationError:
             raise
         except DetenteError as e:
-            raise VerificationError(f"{party}:{seq}: stored key entry: {e}") from e
+            raise VerificationError(f"{party}:{row.seq}: stored key entry: {e}") from e
     return history

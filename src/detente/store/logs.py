@@ -149,11 +149,13 @@ class LogStore:
                 )
             )
             .where(entries.c.party == self.party, entries.c.type.in_(sorted(types)))
-            .order_by(entries.c.seq)
         )
+        # Sorted here, not in SQL: ORDER BY seq leads SQLite to walk the
+        # party's whole log by primary key instead of the (party, type) index.
+        rows = sorted(self._conn.execute(query), key=lambda row: int(row[0]))
         return [
             EntryRow(int(s), as_bytes(leaf), None if body is None else as_bytes(body))
-            for s, leaf, body in self._conn.execute(query)
+            for s, leaf, body in rows
         ]
 
     def add_checkpoint(self, size: int, note: str) -> None:
