@@ -75,14 +75,16 @@ def _receipt(receipts: Sequence[tuple[int, int]], seq: int) -> datetime | None:
     return None
 
 
-def load_entries(conn: Connection, node: Node, types: Collection[str]) -> list[Entry]:
-    """The entries of ``types`` in every log ``node`` holds, as engine records.
+def load_entries(
+    conn: Connection, node: Node, types: Collection[str], *, own_only: bool = False
+) -> list[Entry]:
+    """The entries of ``types`` in every log ``node`` holds (or its own), as engine records.
 
     Raises:
         EncodingError: a stored leaf does not parse (run ``detente verify``).
     """
     out: list[Entry] = []
-    parties = [node.party, *(peer.party for peer in node.config.peers)]
+    parties = [node.party, *(() if own_only else (peer.party for peer in node.config.peers))]
     for party in parties:
         log = LogStore(conn, party)
         rows = log.entries_of_types(types)
@@ -172,7 +174,8 @@ def check_drafts(
         BodyError: a suspension names a type this party may not send, is
             not addressed to every other party, or takes effect in the past.
     """
-    entries = load_entries(conn, node, SUSPENSION_TYPES)
+    # Only this party's own suspensions bind what it sends.
+    entries = load_entries(conn, node, SUSPENSION_TYPES, own_only=True)
     for envelope, body in zip(envelopes, bodies, strict=True):
         header = envelope.header
         check_sending(
