@@ -320,9 +320,9 @@ class Sender:
 
     def wake(self, *, priority: str | None = None) -> None:
         """Deliver now (a message was just appended, at ``priority`` if known)."""
-        if priority in LANE_PRIORITIES:
+        if priority in LANE_PRIORITIES or priority is None:
             self._lane_clear.clear()
-        self._lane_wake.set()
+            self._lane_wake.set()
         self._wake.set()
 
     def run_lane(self) -> int:
