@@ -91,6 +91,16 @@ class AheadDelivery:
 
 
 def receive_ahead(node: Node, delivery: AheadDelivery) -> Receipt:
+    """Take a FLASH entry ahead of the log; see :func:`_receive_ahead`.
+
+    Routine runs being received meanwhile in this process pause between
+    entries until it is done, so it does not share the interpreter with them.
+    """
+    with node.lane_gate.closed():
+        return _receive_ahead(node, delivery)
+
+
+def _receive_ahead(node: Node, delivery: AheadDelivery) -> Receipt:
     """Verify an entry delivered ahead, keep it as early and cosign its checkpoint.
 
     Raises:

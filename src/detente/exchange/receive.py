@@ -220,6 +220,8 @@ def _receive(
     new_hashes: list[bytes] = []
     added: dict[int, bytes] = {}
     for envelope, body in envelopes:
+        # A FLASH message being taken ahead goes first (exchange.priority).
+        node.lane_gate.wait()
         seq = envelope.header.seq
         if envelope.header.sender != sender:
             raise TypeNotAllowedError(

@@ -98,6 +98,7 @@ def _plan_run(conn: Connection, node: Node, peer: Peer, start: int) -> _Run | No
     budget = RUN_BYTES
     for batch in LogStore(conn, node.party).iter_entries(start, start + MAX_RUN, chunk=MAX_RUN):
         for row in batch:
+            node.lane_gate.wait()  # a FLASH message on the lane goes first
             header = Envelope.from_leaf(row.leaf).header
             body = (
                 row.body if gets_body(type_id=header.type, to=header.to, node=peer.party) else None
@@ -332,9 +333,10 @@ class Sender:
             failures, retry_at = self._lane_retry.get(peer.party, (0, 0.0))
             if time.monotonic() < retry_at:
                 continue
-            sent, failed = deliver_ahead(
-                self._node, peer, self._client, in_flight=self._in_flight.get(peer.party)
-            )
+            with self._node.lane_gate.closed():
+                sent, failed = deliver_ahead(
+                    self._node, peer, self._client, in_flight=self._in_flight.get(peer.party)
+                )
             total += sent
             if failed:
                 failures += 1

@@ -24,7 +24,8 @@ import os
 import re
 import threading
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -267,6 +268,39 @@ def _policies(items: object, *, known: set[str], source: str) -> tuple[Policy, .
     return tuple(out)
 
 
+class LaneGate:
+    """Lets a FLASH message on the priority lane go before routine work in this process.
+
+    Threads taking an entry ahead hold the gate closed (:meth:`closed`);
+    routine work calls :meth:`wait` between steps, which returns at once
+    while the gate is open and otherwise waits for it (at most ``timeout``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._open = threading.Event()
+        self._open.set()
+
+    @contextmanager
+    def closed(self) -> Iterator[None]:
+        """Hold the gate closed for the duration of the block."""
+        with self._lock:
+            self._holders += 1
+            self._open.clear()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    self._open.set()
+
+    def wait(self, timeout: float = 1.0) -> None:
+        """Return once the gate is open, or after ``timeout`` seconds."""
+        self._open.wait(timeout)
+
+
 class Node:
     """An opened node directory. The signing key is loaded on first use."""
 
@@ -291,6 +325,9 @@ class Node:
         # One writer of the own log at a time in this process (API threads,
         # the CLI); another process appending at once gets a StoreError.
         self.write_lock = threading.Lock()
+        # Open while no FLASH message is being taken ahead of the log: the
+        # routine receive path waits at it between entries (exchange.priority).
+        self.lane_gate = LaneGate()
         try:
             self._verifier = VerifierKey.from_text(config.verifier_key)
         except EncodingError as e:
