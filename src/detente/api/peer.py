@@ -8,14 +8,14 @@ body goes only to a party the envelope is addressed to.
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from detente.agreement.model import WIRE_MAX_BODY_BYTES
 from detente.agreement.system import gets_body
-from detente.api.deps import CurrentNode, SignedPeerRequest
+from detente.api.deps import CurrentNode, PeerRequest, SignedPeerRequest
 from detente.crypto.encoding import b64decode
 from detente.errors import InputError, PermissionDeniedError
 from detente.exchange.gossip import MAX_GOSSIP_PARTIES, receive_gossip
@@ -35,6 +35,8 @@ from detente.store.tree import StoredTree
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/peer", tags=["peer"])
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 # Sizes and positions stay within what canonical JSON and both databases hold.
 MAX_SEQ = 2**53 - 1
@@ -84,19 +86,25 @@ def _within(tree: StoredTree, party: str, size: int) -> None:
         raise InputError(f"this node holds {party}'s log up to size {held}, not {size}")
 
 
-def _parse_delivery(body: bytes) -> DeliveryIn:
+def _parse(model: type[_Model], request: PeerRequest, what: str) -> _Model:
+    """The request body as ``model``; a 422 naming ``what`` and the first problem if not."""
     try:
-        return DeliveryIn.model_validate_json(body)
+        return model.model_validate_json(request.body)
     except ValueError as e:
-        raise InputError(f"delivery: {str(e).splitlines()[0]}") from e
+        raise InputError(f"{what}: {str(e).splitlines()[0]}") from e
+
+
+def _own_log(sender: str, request: PeerRequest) -> None:
+    """A peer sends only its own log (403 otherwise)."""
+    if sender != request.party:
+        raise PermissionDeniedError(f"peer {request.party} may not deliver {sender}'s log")
 
 
 @router.post("/envelopes", response_model=ReceiptOut)
 def receive(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
     """Receive a run of the sender's log; answer with the receipt."""
-    delivery = _parse_delivery(request.body)
-    if delivery.sender != request.party:
-        raise PermissionDeniedError(f"peer {request.party} may not deliver {delivery.sender}'s log")
+    delivery = _parse(DeliveryIn, request, "delivery")
+    _own_log(delivery.sender, request)
     entries = [
         (b64decode(e.leaf, where=f"entries[{i}].leaf"), _body(node, delivery.sender, i, e))
         for i, e in enumerate(delivery.entries)
@@ -134,12 +142,8 @@ class AheadIn(BaseModel):
 @router.post("/priority", response_model=ReceiptOut)
 def priority(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
     """Take a FLASH entry ahead of the entries before it; answer with its receipt."""
-    try:
-        sent = AheadIn.model_validate_json(request.body)
-    except ValueError as e:
-        raise InputError(f"priority delivery: {str(e).splitlines()[0]}") from e
-    if sent.sender != request.party:
-        raise PermissionDeniedError(f"peer {request.party} may not deliver {sent.sender}'s log")
+    sent = _parse(AheadIn, request, "priority delivery")
+    _own_log(sent.sender, request)
     receipt = receive_ahead(
         node,
         AheadDelivery(
@@ -191,12 +195,8 @@ class PartIn(BaseModel):
 @router.post("/parts")
 def part(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
     """Keep one part of a large body of the caller's log until its entry arrives."""
-    try:
-        sent = PartIn.model_validate_json(request.body)
-    except ValueError as e:
-        raise InputError(f"part: {str(e).splitlines()[0]}") from e
-    if sent.sender != request.party:
-        raise PermissionDeniedError(f"peer {request.party} may not send {sent.sender}'s parts")
+    sent = _parse(PartIn, request, "part")
+    _own_log(sent.sender, request)
     held = store_part(
         node,
         sender=sent.sender,
@@ -218,10 +218,7 @@ class GossipIn(BaseModel):
 @router.post("/gossip")
 def gossip(node: CurrentNode, request: SignedPeerRequest) -> dict[str, Any]:
     """Compare checkpoints: check the caller's against what is held, answer with ours."""
-    try:
-        sent = GossipIn.model_validate_json(request.body)
-    except ValueError as e:
-        raise InputError(f"gossip: {str(e).splitlines()[0]}") from e
+    sent = _parse(GossipIn, request, "gossip")
     return {"checkpoints": receive_gossip(node, source=request.party, notes=sent.checkpoints)}
 
 

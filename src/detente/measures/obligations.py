@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -153,12 +153,7 @@ class Skipped:
 
     def to_json(self) -> dict[str, Any]:
         """The entry and why it counts for nothing, as JSON."""
-        return {
-            "ref": self.ref,
-            "type": self.type,
-            "reason": self.reason,
-            "exercise": self.exercise,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -97,12 +97,7 @@ class Ignored:
 
     def to_json(self) -> dict[str, Any]:
         """The entry and why it changed nothing, as JSON."""
-        return {
-            "ref": self.ref,
-            "type": self.type,
-            "reason": self.reason,
-            "exercise": self.exercise,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
