@@ -253,3 +253,23 @@ def test_a_run_in_flight_does_not_cost_the_lane_a_round_trip(network):
         assert delivery_states(conn, us)["ru"].delivered_size == 0
     with nodes["ru"].database.engine.connect() as conn:
         assert conn.execute(select(early_entries.c.seq)).scalars().all() == [BACKLOG]
+
+
+def test_the_lane_looks_only_at_peers_with_a_flash_waiting(network):
+    from detente.exchange.priority import peers_waiting
+
+    nodes, clients, tokens, senders, _ = network
+    us = nodes["us"]
+
+    def waiting():
+        with us.database.engine.connect() as conn:
+            return peers_waiting(conn)
+
+    _queue_routine(us, 5)
+    assert waiting() == set()
+    _flash(clients, tokens, to=("ru", "nato"))
+    assert waiting() == {"ru", "nato"}
+    assert deliver_once(us, us.config.peer("nato"), senders["us"]._client) == 6
+    assert waiting() == {"ru"}  # nato got it in order: nothing left for the lane
+    assert senders["us"].run_lane() == 1
+    assert waiting() == set()

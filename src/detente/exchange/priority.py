@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from detente.errors import (
     ConsistencyError,
@@ -53,13 +53,14 @@ from detente.record.checkpoint import Cosignature, SignedCheckpoint, cosign
 from detente.record.envelope import LANE_PRIORITIES, Envelope
 from detente.record.merkle import verify_consistency, verify_inclusion
 from detente.store.logs import LogStore
-from detente.store.schema import early_entries, priority_lane
+from detente.store.schema import deliveries, early_entries, priority_lane
 from detente.store.tree import StoredTree
 
 __all__ = [
     "LANE",
     "AheadDelivery",
     "deliver_ahead",
+    "peers_waiting",
     "lane_receipts",
     "receive_ahead",
 ]
@@ -239,6 +240,18 @@ def lane_receipts(conn: Connection) -> dict[tuple[int, str], tuple[int, str, int
         (int(r.seq), str(r.peer)): (int(r.checkpoint_size), str(r.cosignature), int(r.receipted_at))
         for r in rows
     }
+
+
+def peers_waiting(conn: Connection) -> set[str]:
+    """Peers with a lane entry neither receipted through the lane nor delivered in order."""
+    cursor = func.coalesce(deliveries.c.delivered_size, 0)
+    rows = conn.execute(
+        select(priority_lane.c.peer)
+        .distinct()
+        .select_from(priority_lane.outerjoin(deliveries, deliveries.c.peer == priority_lane.c.peer))
+        .where(priority_lane.c.cosignature.is_(None), priority_lane.c.seq >= cursor)
+    )
+    return {str(peer) for peer in rows.scalars()}
 
 
 def _pending(conn: Connection, peer: str, delivered: int) -> list[int]:

@@ -32,7 +32,7 @@ from detente.exchange.deliveries import (
 from detente.exchange.gossip import gossip_round
 from detente.exchange.parts import PART_BYTES, upload_parts
 from detente.exchange.peerkeys import cosigner_key
-from detente.exchange.priority import deliver_ahead
+from detente.exchange.priority import deliver_ahead, peers_waiting
 from detente.exchange.receive import Receipt, wire_entry
 from detente.node.directory import Node, Peer
 from detente.record.checkpoint import Cosignature, SignedCheckpoint
@@ -329,9 +329,11 @@ class Sender:
     def run_lane(self) -> int:
         """Deliver every peer's pending FLASH entries ahead of its backlog; return how many."""
         total = 0
+        with self._node.database.engine.connect() as conn:
+            waiting = peers_waiting(conn)
         for peer in self._node.config.peers:
             failures, retry_at = self._lane_retry.get(peer.party, (0, 0.0))
-            if time.monotonic() < retry_at:
+            if peer.party not in waiting or time.monotonic() < retry_at:
                 continue
             with self._node.lane_gate.closed():
                 sent, failed = deliver_ahead(
