@@ -321,8 +321,9 @@ class Sender:
 
     def wake(self, *, priority: str | None = None) -> None:
         """Deliver now (a message was just appended, at ``priority`` if known)."""
-        if priority in LANE_PRIORITIES or priority is None:
+        if priority in LANE_PRIORITIES:
             self._lane_clear.clear()
+        if priority is None or priority in LANE_PRIORITIES:
             self._lane_wake.set()
         self._wake.set()
 
