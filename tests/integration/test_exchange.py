@@ -446,3 +446,24 @@ def test_exercise_traffic_is_marked_on_both_sides(network):
         .json()["messages"]
     )
     assert {m["body"]["text"]: m["exercise"] for m in inbox} == {"drill": True, "real": False}
+
+
+def test_sync_goes_on_when_the_peer_bounds_a_page_by_bytes(network, monkeypatch):
+    import detente.api.peer as peer_api
+
+    nodes, clients, tokens, senders, router = network
+    monkeypatch.setattr(peer_api, "_MAX_PAGE_BYTES", 1)  # one entry per page
+    router.down.add(network.ports["nato"])
+    for i in range(3):
+        submit(clients, tokens, "us", {"text": f"for nato {i}"}, to=["nato"])
+    senders["us"].run_once()
+    router.down.clear()
+    client = httpx.Client(
+        transport=router, auth=PeerAuth(nodes["nato"].key, "nato", nodes["nato"].clock)
+    )
+    try:
+        result = sync_from_peer(nodes["nato"], nodes["nato"].config.peer("us"), client)
+    finally:
+        client.close()
+    assert result.fetched == 3
+    assert router.paths.count("/v1/peer/logs/us/entries") == 3

@@ -108,9 +108,12 @@ def sync_from_peer(node: Node, peer: Peer, client: httpx.Client) -> SyncResult:
     if size <= held:
         return SyncResult(party, held, size, 0, checked_from, None)
     entries: list[tuple[bytes, bytes | None]] = []
-    for start in range(held, size, _PAGE):
+    start = held
+    while start < size:
+        # A page may stop short (the peer bounds its bytes): go on from where it ended.
         page = _get(client, peer, f"{base}/entries", start=start, stop=min(start + _PAGE, size))
-        for item in page.get("entries", []):
+        items = page.get("entries", [])
+        for item in items:
             body = item.get("body")
             entries.append(
                 (
@@ -118,6 +121,9 @@ def sync_from_peer(node: Node, peer: Peer, client: httpx.Client) -> SyncResult:
                     None if body is None else base64.b64decode(body, validate=True),
                 )
             )
+        if not items:
+            break
+        start += len(items)
     if len(entries) != size - held:
         raise InputError(
             f"{party} served {len(entries)} entries of the {size - held} its checkpoint covers"
