@@ -22,7 +22,8 @@ receiver checks that the bytes and the root are the ones it was shown
 ahead, or keeps the contradiction as evidence.
 
 Only a recipient takes an entry ahead (it needs the body and must act on
-it), and only at a priority in :data:`LANE`.
+it), and only at a priority in
+:data:`~detente.record.envelope.LANE_PRIORITIES` (FLASH).
 """
 
 from __future__ import annotations
@@ -57,17 +58,15 @@ from detente.store.schema import deliveries, early_entries, priority_lane
 from detente.store.tree import StoredTree
 
 __all__ = [
-    "LANE",
     "AheadDelivery",
     "deliver_ahead",
-    "peers_waiting",
     "lane_receipts",
+    "peers_waiting",
     "receive_ahead",
 ]
 
 log = logging.getLogger("detente.exchange")
 
-LANE = LANE_PRIORITIES
 # Times in a row the lane follows the peer's size before it gives up until later.
 _MAX_RESYNCS = 3
 
@@ -129,10 +128,10 @@ def _receive_ahead(node: Node, delivery: AheadDelivery) -> Receipt:
             f"{envelope.position}: only a recipient takes an entry ahead of the log, "
             f"and it is not addressed to {node.party}"
         )
-    if header.priority not in LANE:
+    if header.priority not in LANE_PRIORITIES:
         raise TypeNotAllowedError(
             f"{envelope.position}: priority {header.priority} does not go ahead of the log "
-            f"(only {', '.join(sorted(LANE))})"
+            f"(only {', '.join(sorted(LANE_PRIORITIES))})"
         )
     checkpoint = signed.checkpoint
     if header.seq >= checkpoint.size:
