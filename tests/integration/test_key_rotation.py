@@ -26,6 +26,16 @@ from detente.store.schema import deliveries
 from tests.fakes.network import submit
 
 
+def _append_cli(runner, home, text):
+    """`detente log append` of a free-text message to ru; it must succeed."""
+    body = json.dumps({"text": text})
+    r = runner.invoke(
+        cli,
+        ["log", "append", "--dir", str(home), "--type", "message", "--to", "ru", "--body", body],
+    )
+    assert r.exit_code == 0, r.output
+
+
 def _deliver(senders):
     for sender in senders.values():
         sender.run_once()
@@ -182,22 +192,7 @@ def test_keys_cli_rotate_show_revoke_verify(tmp_path, monkeypatch):
         ],
     )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(
-        cli,
-        [
-            "log",
-            "append",
-            "--dir",
-            str(home),
-            "--type",
-            "message",
-            "--to",
-            "ru",
-            "--body",
-            '{"text": "hello"}',
-        ],
-    )
-    assert r.exit_code == 0, r.output
+    _append_cli(runner, home, "hello")
     first = json.loads(
         runner.invoke(cli, ["keys", "show", "--dir", str(home), "--format", "json"]).output
     )
@@ -218,22 +213,7 @@ def test_keys_cli_rotate_show_revoke_verify(tmp_path, monkeypatch):
     assert shown["verifier_key"] == first["verifier_key"]
     assert shown["current_key"] == rotated["new_key"]
     assert [k["from_seq"] for k in shown["keys"]] == [0, 2]
-    r = runner.invoke(
-        cli,
-        [
-            "log",
-            "append",
-            "--dir",
-            str(home),
-            "--type",
-            "message",
-            "--to",
-            "ru",
-            "--body",
-            '{"text": "after"}',
-        ],
-    )
-    assert r.exit_code == 0, r.output
+    _append_cli(runner, home, "after")
     r = runner.invoke(
         cli,
         [
