@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install test lint typecheck pytest demo bench clean
+.PHONY: install chromium test lint typecheck pytest demo bench clean
 
 install: $(STAMP)
 
@@ -14,6 +14,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The browser tests drive Debian's Chromium; installed here where missing (as
+# root, with apt-get). Without it they are skipped, except with CI=true, where
+# tests/browser fails the run.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get install -y -q chromium >/dev/null 2>&1 || \
+			(apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) || \
+			echo "could not install Chromium with apt-get" >&2; \
+		else echo "Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)" >&2; fi; \
+	fi
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
@@ -24,7 +36,7 @@ typecheck: install
 
 # PostgreSQL: used when a server answers at 127.0.0.1:5432 (or at the URL
 # already in DETENTE_TEST_DATABASE_URL); with CI=true its absence fails the run.
-pytest: install
+pytest: install chromium
 	@url="$${DETENTE_TEST_DATABASE_URL:-}"; \
 	if [ -z "$$url" ] && $(BIN)/python -m detente.store.probe "$(PG_URL)"; then url="$(PG_URL)"; fi; \
 	if [ -n "$$url" ]; then echo "databases tested: SQLite and PostgreSQL ($$url)"; \

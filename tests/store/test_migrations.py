@@ -12,7 +12,7 @@ def test_migrated_schema_matches_the_metadata(database_url):
     try:
         with database.engine.connect() as conn:
             context = MigrationContext.configure(conn)
-            assert context.get_current_revision() == "0006"
+            assert context.get_current_revision() == "0007"
             assert compare_metadata(context, metadata) == []
     finally:
         database.dispose()

@@ -28,6 +28,7 @@ __all__ = [
     "bodies",
     "body_parts",
     "checkpoints",
+    "console_sessions",
     "cosignatures",
     "deliveries",
     "early_entries",
@@ -40,7 +41,9 @@ __all__ = [
     "nonces",
     "operators",
     "priority_lane",
+    "releases",
     "tree_nodes",
+    "watch_log",
 ]
 
 metadata = MetaData(
@@ -127,6 +130,12 @@ operators = Table(
     Column("token_id", String(32), nullable=False, unique=True),
     Column("token_hash", Text, nullable=False),
     Column("created_at", String(40), nullable=False),
+    # The console (migration 0007): a password for logging in, failed
+    # attempts since the last success, a lockout, the interface language.
+    Column("password_hash", Text, nullable=True),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", String(40), nullable=True),
+    Column("language", String(8), nullable=False, server_default="en"),
 )
 
 # A retried submission with the same key gets the envelope it created.
@@ -255,4 +264,48 @@ body_parts = Table(
     Column("start", BigInteger, primary_key=True),
     Column("total", BigInteger, nullable=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+# --- The operator console (migration 0007) ---
+
+# A logged-in browser: the cookie holds a random token, the node only its
+# SHA-256 digest, with the session's CSRF token and its time limits.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("operator", String(64), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("last_seen_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+)
+
+# The watch log: who logged in and out, took or handed over the watch,
+# acknowledged what, and the notes of each shift.
+watch_log = Table(
+    "watch_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),
+    Column("operator", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+# Two-person release: a message one operator proposed, waiting for a second
+# to approve it before it is signed into the log (or rejected, or withdrawn).
+releases = Table(
+    "releases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("type", String(128), nullable=False),
+    Column("draft", Text, nullable=False),
+    Column("proposed_by", String(64), nullable=False),
+    Column("proposed_at", String(40), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", String(40), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("seq", BigInteger, nullable=True),
 )
