@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install chromium test lint typecheck pytest demo bench clean
+.PHONY: install chromium catalogs test lint typecheck pytest demo bench clean
 
 install: $(STAMP)
 
@@ -48,6 +48,14 @@ test: lint typecheck pytest
 
 demo: install
 	$(BIN)/detente demo $(DEMO_ARGS)
+
+# The console's translations: extract the strings, merge them into each
+# language's catalog (then translate the new entries in the .po files).
+LOCALES := src/detente/console/locale
+catalogs: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ --no-location --sort-output \
+		--project=detente -o $(LOCALES)/console.pot .
+	$(BIN)/pybabel update -D console -i $(LOCALES)/console.pot -d $(LOCALES) --no-fuzzy-matching
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

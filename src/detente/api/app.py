@@ -22,11 +22,12 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import insert
 
 from detente import __version__
 from detente.api import alarms, measures, messages, peer, settlement
+from detente.console.app import error_page, install_console
 from detente.crypto.keys import VerifierKey
 from detente.errors import (
     AuthenticationError,
@@ -141,13 +142,15 @@ def create_app(
     app.include_router(measures.router)
     app.include_router(settlement.router)
 
+    install_console(app)
+
     @app.get("/v1/health", tags=["health"])
     def health() -> dict[str, object]:
         """Liveness, and which party and agreement this node serves."""
         return {"party": node.party, "agreement": node.agreement.id, "version": __version__}
 
     @app.exception_handler(DetenteError)
-    async def _detente_error(request: Request, error: DetenteError) -> JSONResponse:
+    async def _detente_error(request: Request, error: DetenteError) -> Response:
         status = _status_for(error)
         body: dict[str, object] = {"error": type(error).__name__, "detail": str(error)}
         if isinstance(error, SequenceError | ForkError | ConsistencyError):
@@ -158,6 +161,8 @@ def create_app(
             _audit(node, request, status, str(error))
         if status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, error)
+        if request.url.path.startswith("/console/"):
+            return error_page(request, status, str(error))
         return JSONResponse(status_code=status, content=body)
 
     return app

@@ -1,11 +1,16 @@
-"""``detente operator``: who may use the node's API, and their tokens.
+"""``detente operator``: who may use the node's API and console, and their credentials.
 
-A token is printed once, when made; the node keeps only its hash.
+A token is printed once, when made; the node keeps only its hash. A console
+password is typed twice at a terminal, or read as one line from standard
+input when that is not a terminal (scripts, the demo); it is never an
+argument, which would leave it in the shell history and the process list.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
+
+import sys
 
 import typer
 from rich.markup import escape
@@ -20,6 +25,8 @@ from detente.cli._output import (
     print_json,
     print_table,
 )
+from detente.errors import InputError
+from detente.node.logins import set_password, unlock
 from detente.node.operators import (
     Role,
     add_operator,
@@ -31,7 +38,9 @@ from detente.record.envelope import format_time
 
 __all__ = ["operator_app"]
 
-operator_app = typer.Typer(help="Operators and their API tokens.", no_args_is_help=True)
+operator_app = typer.Typer(
+    help="Operators, their API tokens and console passwords.", no_args_is_help=True
+)
 
 NameArgument = Annotated[str, typer.Argument(help="The operator's name, e.g. alice.")]
 RoleOption = Annotated[
@@ -43,6 +52,25 @@ RoleOption = Annotated[
         case_sensitive=False,
     ),
 ]
+
+
+PasswordOption = Annotated[
+    bool,
+    typer.Option(
+        "--password",
+        help="Also set a console password: typed twice, or one line on standard input.",
+    ),
+]
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        password: str = typer.prompt("Console password", hide_input=True, confirmation_prompt=True)
+        return password
+    line = sys.stdin.readline()
+    if not line:
+        raise InputError("password: standard input is empty; give the password as one line")
+    return line.rstrip("\r\n")
 
 
 def _show_token(name: str, role: Role | None, token: str, output: OutputFormat) -> None:
@@ -69,11 +97,44 @@ def add(
     role: RoleOption,
     directory: DirOption = None,
     output: FormatOption = OutputFormat.text,
+    password: PasswordOption = False,
 ) -> None:
-    """Add an operator and print their API token, once."""
+    """Add an operator and print their API token, once; with --password, a console password."""
+    secret = _read_password() if password else None
     with opened_node(directory) as node:
         operator, token = add_operator(node, name, role)
+        if secret is not None:
+            try:
+                set_password(node, name, secret)
+            except InputError:
+                remove_operator(node, name)
+                raise
     _show_token(operator.name, operator.role, token, output)
+
+
+@operator_app.command("password")
+@command_errors
+def password(
+    name: NameArgument,
+    directory: DirOption = None,
+) -> None:
+    """Set or change an operator's console password; clears a lockout."""
+    secret = _read_password()
+    with opened_node(directory) as node:
+        set_password(node, name, secret)
+    out.print(f"console password set for operator {name}", markup=False)
+
+
+@operator_app.command("unlock")
+@command_errors
+def unlock_(
+    name: NameArgument,
+    directory: DirOption = None,
+) -> None:
+    """End an operator's console lockout after repeated wrong passwords."""
+    with opened_node(directory) as node:
+        unlock(node, name)
+    out.print(f"operator {name} unlocked", markup=False)
 
 
 @operator_app.command("list")

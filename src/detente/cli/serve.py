@@ -46,7 +46,14 @@ def serve(
         # the process before the database is closed; take SIGINT's path instead.
         previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
-            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=3,
+            )
         finally:
             signal.signal(signal.SIGTERM, previous)
     finally:

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 
 from detente.errors import InputError
 from detente.node.directory import Node
+from detente.node.watchlog import record
 from detente.record.envelope import format_time
 from detente.store.schema import alarms
 
@@ -120,6 +121,13 @@ def acknowledge(node: Node, alarm_id: int, *, by: str) -> Alarm:
             update(alarms)
             .where(alarms.c.id == alarm_id)
             .values(acknowledged_at=format_time(node.clock()), acknowledged_by=by)
+        )
+        record(
+            conn,
+            at=node.clock(),
+            operator=by,
+            kind="acknowledged",
+            text=f"alarm {alarm_id}: {row.kind} ({row.party})",
         )
         updated = conn.execute(select(alarms).where(alarms.c.id == alarm_id)).one()
     log.warning("alarm %d acknowledged by %s", alarm_id, by)

@@ -69,9 +69,10 @@ from detente.errors import (
 )
 from detente.node.directory import Node
 from detente.record.envelope import format_time, parse_time
-from detente.store.schema import operators
+from detente.store.schema import console_sessions, operators
 
 __all__ = [
+    "LANGUAGES",
     "TOKEN_PREFIX",
     "Operator",
     "Role",
@@ -82,7 +83,11 @@ __all__ = [
     "remove_operator",
     "require",
     "rotate_token",
+    "set_language",
 ]
+
+#: Languages of the console's interface.
+LANGUAGES = ("en", "ru")
 
 _log = logging.getLogger(__name__)
 
@@ -318,6 +323,7 @@ def remove_operator(node: Node, name: str) -> None:
             removed = conn.execute(delete(operators).where(operators.c.name == name)).rowcount
             if removed == 0:
                 raise InputError(f"no operator named {name!r}")
+            conn.execute(delete(console_sessions).where(console_sessions.c.operator == name))
     except DBAPIError as e:
         raise StoreError(f"operator {name}: database error, nothing was written: {e.orig}") from e
     _log.info("operator %s removed", name)
@@ -350,6 +356,26 @@ def rotate_token(node: Node, name: str) -> str:
         raise StoreError(f"operator {name}: database error, nothing was written: {e.orig}") from e
     _log.info("operator %s given a new token (token id %s)", name, token_id)
     return token
+
+
+def set_language(node: Node, name: str, language: str) -> None:
+    """Set the console language of operator ``name`` (one of :data:`LANGUAGES`).
+
+    Raises:
+        InputError: no such operator, or a language the console does not speak.
+        StoreError: the database failed; nothing was written.
+    """
+    if language not in LANGUAGES:
+        raise InputError(f"language {language!r}: use one of {', '.join(LANGUAGES)}")
+    try:
+        with node.database.engine.begin() as conn:
+            changed = conn.execute(
+                update(operators).where(operators.c.name == name).values(language=language)
+            ).rowcount
+            if changed == 0:
+                raise InputError(f"no operator named {name!r}")
+    except DBAPIError as e:
+        raise StoreError(f"operator {name}: database error, nothing was written: {e.orig}") from e
 
 
 def _new_token() -> tuple[str, str, str]:

@@ -1,0 +1,94 @@
+// Détente console: local times beside UTC ones, live refresh of the regions
+// marked data-live, and an audible alert for FLASH messages and alarms.
+// Loaded with defer; nothing inline (the Content-Security-Policy forbids it).
+"use strict";
+
+(function () {
+  const body = document.body;
+  const lang = document.documentElement.lang || "en";
+
+  function localTimes(root) {
+    for (const el of root.querySelectorAll("time.when")) {
+      if (el.querySelector(".local")) continue;
+      const moment = new Date(el.getAttribute("datetime"));
+      if (Number.isNaN(moment.getTime())) continue;
+      const local = document.createElement("span");
+      local.className = "local";
+      local.textContent = "(" + moment.toLocaleString(lang, {
+        hour: "2-digit", minute: "2-digit", day: "2-digit", month: "short",
+      }) + " " + (lang === "ru" ? "местн." : "local") + ")";
+      el.appendChild(local);
+    }
+  }
+
+  function tickClock() {
+    const el = document.querySelector("[data-clock-utc]");
+    if (el) el.textContent = new Date().toISOString().slice(11, 19);
+  }
+
+  // The alert tone: made here with Web Audio, so no sound file is needed.
+  let audio = null;
+  function unlockAudio() {
+    if (!audio && window.AudioContext) audio = new AudioContext();
+    if (audio && audio.state === "suspended") audio.resume();
+  }
+  document.addEventListener("keydown", unlockAudio, { once: true });
+  document.addEventListener("pointerdown", unlockAudio, { once: true });
+  function alertTone() {
+    body.dataset.alerted = String(Number(body.dataset.alerted || "0") + 1);
+    if (!audio) return;
+    const now = audio.currentTime;
+    for (let i = 0; i < 3; i++) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.2, now + i * 0.3);
+      gain.gain.setValueAtTime(0, now + i * 0.3 + 0.18);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(now + i * 0.3);
+      osc.stop(now + i * 0.3 + 0.2);
+    }
+  }
+
+  async function refresh() {
+    const response = await fetch(location.href, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    for (const fresh of doc.querySelectorAll("[data-live]")) {
+      const name = fresh.getAttribute("data-live");
+      const current = document.querySelector('[data-live="' + name + '"]');
+      if (current && current.innerHTML !== fresh.innerHTML) {
+        if (current.contains(document.activeElement)) continue; // never pull focus away
+        current.replaceWith(fresh);
+        localTimes(fresh);
+      }
+    }
+    body.dataset.refreshed = String(Number(body.dataset.refreshed || "0") + 1);
+  }
+
+  function listen() {
+    const url = body.dataset.liveEvents;
+    if (!url || !window.EventSource) return;
+    let version = null;
+    let alarms = null;
+    const source = new EventSource(url);
+    source.addEventListener("open", () => { body.dataset.live = "connected"; });
+    source.addEventListener("error", () => { body.dataset.live = "reconnecting"; });
+    source.addEventListener("change", (event) => {
+      const data = JSON.parse(event.data);
+      if (data.flash || (alarms !== null && data.alarms > alarms)) {
+        body.classList.add("flash");
+        alertTone();
+      }
+      alarms = data.alarms;
+      if (version !== null && data.version !== version) refresh();
+      version = data.version;
+      body.dataset.live = "connected";
+    });
+  }
+
+  localTimes(document);
+  tickClock();
+  setInterval(tickClock, 1000);
+  listen();
+})();
