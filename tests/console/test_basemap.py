@@ -92,6 +92,7 @@ def test_the_map_of_the_replies(replies: Agreement) -> None:
     assert svg.get("tabindex") == "0"
     assert svg.get("role") == "application"
     assert svg.get("aria-label")
+    assert svg.get("aria-describedby") is None
     assert svg.get("data-world-width") == "3600"
     assert svg.get("data-max-latitude") == "85"
     assert svg.get("data-home") == svg.get("viewBox") == str(home_box(replies))
@@ -124,10 +125,10 @@ def test_agreement_text_is_escaped(replies: Agreement) -> None:
     hostile = changed(
         replies, sites={**replies.model_dump()["sites"], "kal": site}, zones={"z": zone}
     )
-    text = str(render_map(hostile, label=HOSTILE))
+    text = str(render_map(hostile, label=HOSTILE, described_by=HOSTILE))
     assert "<script" not in text
     svg = parse(text)
-    assert svg.get("aria-label") == HOSTILE
+    assert svg.get("aria-label") == svg.get("aria-describedby") == HOSTILE
     zone_group = svg.find(f".//{SVG}g[@data-zone='z']")
     assert zone_group.get("class") == "zone"
     assert zone_group.find(SVG + "title").text == f"{HOSTILE}\n{HOSTILE}"

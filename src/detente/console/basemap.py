@@ -177,12 +177,16 @@ def _site(site: Site, party_name: str, scale: float) -> Markup:
     )
 
 
-def render_map(agreement: Agreement, *, label: str = DEFAULT_LABEL) -> Markup:
+def render_map(
+    agreement: Agreement, *, label: str = DEFAULT_LABEL, described_by: str = ""
+) -> Markup:
     """The agreement's map as an inline ``<svg id="map">``, safe to embed.
 
     Args:
         agreement: Whose zones and sites to draw.
         label: The accessible name (``aria-label``), already translated.
+        described_by: The id of the page's element that says how to pan
+            and zoom with the keyboard (``aria-describedby``), if any.
 
     Returns:
         Markup a Jinja template inserts without ``|safe``: every piece of
@@ -198,7 +202,7 @@ def render_map(agreement: Agreement, *, label: str = DEFAULT_LABEL) -> Markup:
     return Markup(
         '<svg id="map" class="map" xmlns="http://www.w3.org/2000/svg" viewBox="{home}"'
         ' preserveAspectRatio="xMidYMid meet" role="application" aria-roledescription="map"'
-        ' aria-label="{label}" tabindex="0" data-world-width="{width:g}"'
+        ' aria-label="{label}"{described} tabindex="0" data-world-width="{width:g}"'
         ' data-max-latitude="{max_lat:g}" data-home="{home}" data-world="{world}">'
         '<defs><clipPath id="map-world">{clip}</clipPath></defs>{base}'
         '<g class="zones" clip-path="url(#map-world)">{zones}</g>'
@@ -206,6 +210,7 @@ def render_map(agreement: Agreement, *, label: str = DEFAULT_LABEL) -> Markup:
     ).format(
         home=home,
         label=label,
+        described=Markup(' aria-describedby="{}"').format(described_by) if described_by else "",
         width=WORLD_WIDTH,
         max_lat=MAX_LATITUDE,
         world=world,
