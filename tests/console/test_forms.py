@@ -72,9 +72,7 @@ def test_a_filled_form_gives_the_body():
 
 
 def test_text_that_is_not_a_value_is_named_by_field():
-    _, errors = body_from_form(
-        SCHEMA, {"kind": ["air"], "units": ["three"], "position": ["{lat:"]}
-    )
+    _, errors = body_from_form(SCHEMA, {"kind": ["air"], "units": ["three"], "position": ["{lat:"]})
     assert set(errors) == {"units", "position"}
     assert "not a whole number" in errors["units"]
     assert "not JSON" in errors["position"]

@@ -8,9 +8,8 @@ argument, which would leave it in the shell history and the process list.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import sys
+from typing import Annotated
 
 import typer
 from rich.markup import escape

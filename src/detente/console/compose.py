@@ -176,4 +176,3 @@ async def decide(
     else:
         await run_in_threadpool(withdraw, node, release_id, by=session.operator)
     return RedirectResponse(target, status_code=303)
-

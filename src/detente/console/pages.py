@@ -193,9 +193,7 @@ async def record(request: Request, session: SessionDep) -> Response:
     node = _node(request)
     logs = []
     with node.database.engine.connect() as conn:
-        settlements = {
-            s.policy.name: s.to_json() for s in log_settlements(conn, node, node.party)
-        }
+        settlements = {s.policy.name: s.to_json() for s in log_settlements(conn, node, node.party)}
         names = {p.key.name: p.party for p in node.config.peers}
         witnesses = [p.party for p in node.config.peers if p.witness]
         for party in [node.party, *(p.party for p in node.config.peers if not p.witness)]:
@@ -240,9 +238,7 @@ def evidence(
             return Response(
                 json.dumps(alarm.evidence, indent=2, sort_keys=True) + "\n",
                 media_type="application/json",
-                headers={
-                    "Content-Disposition": f'attachment; filename="evidence-{alarm_id}.json"'
-                },
+                headers={"Content-Disposition": f'attachment; filename="evidence-{alarm_id}.json"'},
             )
     raise InputError(f"alarm {alarm_id} has no evidence")
 

@@ -113,7 +113,9 @@ async def read_form(request: Request, session: Session | None) -> dict[str, list
     else:
         expected = request.cookies.get("detente_login_csrf", "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise PermissionDeniedError("the form's security token is missing or stale: reload the page")
+        raise PermissionDeniedError(
+            "the form's security token is missing or stale: reload the page"
+        )
     return form
 
 

@@ -109,9 +109,7 @@ def log_in(node: Node, name: str, password: str) -> Operator:
     now = node.clock()
     try:
         with node.database.engine.begin() as conn:
-            row = conn.execute(
-                select(operators).where(operators.c.name == name[:64])
-            ).one_or_none()
+            row = conn.execute(select(operators).where(operators.c.name == name[:64])).one_or_none()
             usable = row is not None and row.password_hash is not None
             locked = (
                 row is not None

@@ -158,7 +158,9 @@ def end_session(node: Node, token: str) -> None:
             ).scalar_one_or_none()
             if name is None:
                 return
-            conn.execute(delete(console_sessions).where(console_sessions.c.digest == _digest(token)))
+            conn.execute(
+                delete(console_sessions).where(console_sessions.c.digest == _digest(token))
+            )
             record(conn, at=node.clock(), operator=name, kind="logout", text="")
     except DBAPIError as e:
         raise StoreError(f"console sessions: database error: {e.orig}") from e

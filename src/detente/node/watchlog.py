@@ -75,7 +75,9 @@ def record(conn: Connection, *, at: datetime, operator: str, kind: str, text: st
             at=format_time(at), operator=operator, kind=kind, text=text[:MAX_NOTE_LENGTH]
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # noqa: S101 - an INSERT always has one
+    return int(key[0])
 
 
 def add_note(node: Node, *, operator: str, kind: str, text: str) -> WatchEntry:
