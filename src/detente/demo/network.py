@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -53,6 +54,10 @@ AGREEMENT = "security-replies-2022"
 # Routine messages queued ahead of the FLASH message in "Emergency line".
 BACKLOG = 5000
 POLICY = "settled"
+# The demo's console log-ins, on every node: two operators, so that a
+# two-person release can be shown. Shown on screen; a demo, not a secret.
+CONSOLE_OPERATORS = ("officer", "second")
+CONSOLE_PASSWORD = "demo-watch-2022"  # noqa: S105
 
 
 def _free_port() -> int:
@@ -254,18 +259,22 @@ def _setting_up(story: Story, network: _Network) -> None:
             first = False
         if party != WITNESS:
             _add_policy(node, show=party == "us")
-        token = story.run_json(
-            "operator",
-            "add",
-            "officer",
-            "--role",
-            "operator",
-            "--dir",
-            str(node.directory),
-            "--format",
-            "json",
-        )["token"]
-        node.token = token
+        for name in CONSOLE_OPERATORS:
+            token = story.run_json(
+                "operator",
+                "add",
+                name,
+                "--role",
+                "operator",
+                "--password",
+                "--dir",
+                str(node.directory),
+                "--format",
+                "json",
+                stdin=CONSOLE_PASSWORD + "\n",
+            )["token"]
+            if name == CONSOLE_OPERATORS[0]:
+                node.token = token
     for node in network.nodes.values():
         node.start()
     story.check(True, "four nodes answer: " + ", ".join(n.url for n in network.nodes.values()))
@@ -573,7 +582,38 @@ def _verify_everything(story: Story, network: _Network, workdir: Path) -> None:
         db.execute("update bodies set body = ? where party = 'us' and seq = 0", (changed,))
     caught = story.run("verify", "--dir", str(copy), expect=1)
     story.check("us:0" in caught, "a copy with one altered message is caught, naming us:0")
+    story.check(
+        all(_console_logs_in(node) for node in network.nodes.values()),
+        f"every node's console lets {CONSOLE_OPERATORS[0]} log in and shows the overview",
+    )
     _summary(network)
+
+
+def _console_logs_in(node: _Node) -> bool:
+    """Log in to ``node``'s console as the demo officer, as a browser would."""
+    with httpx.Client(base_url=node.url, timeout=10) as client:
+        page = client.get("/console/login")
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        login_csrf = page.cookies.get("detente_login_csrf")
+        if found is None or login_csrf is None:
+            return False
+        # httpx keeps Secure cookies for https only; browsers also for loopback.
+        answer = client.post(
+            "/console/login",
+            data={
+                "csrf": found.group(1),
+                "name": CONSOLE_OPERATORS[0],
+                "password": CONSOLE_PASSWORD,
+            },
+            headers={"Cookie": f"detente_login_csrf={login_csrf}"},
+        )
+        session = answer.cookies.get(f"detente_session_{node.party}")
+        if answer.status_code != 303 or session is None:
+            return False
+        overview = client.get(
+            "/console/", headers={"Cookie": f"detente_session_{node.party}={session}"}
+        )
+        return overview.status_code == 200 and 'id="alarms"' in overview.text
 
 
 def _summary(network: _Network) -> None:
@@ -627,13 +667,14 @@ def _count(directory: Path, table: str) -> int:
 
 
 def _stay_up(network: _Network) -> None:
-    lines = [f"{n.party:5} {n.url}   token {n.token}" for n in network.nodes.values()]
+    lines = [f"{n.party:5} {n.url}/console/   API token {n.token}" for n in network.nodes.values()]
     console.print(
         Panel(
             "\n".join(lines)
-            + "\n\nTry: curl -H 'Authorization: Bearer TOKEN' URL/v1/peers"
+            + f"\n\nConsole log-in: {' or '.join(CONSOLE_OPERATORS)}, password {CONSOLE_PASSWORD}"
+            + "\nAPI: curl -H 'Authorization: Bearer TOKEN' URL/v1/peers"
             + "\nThe nodes stay up until Ctrl-C.",
-            title="nodes running",
+            title="consoles running",
             expand=False,
         )
     )

@@ -45,9 +45,9 @@ class Story:
         self.checks += 1
         console.print(f"  [green]✓[/] {what}")
 
-    def run_json(self, *args: str) -> Any:
+    def run_json(self, *args: str, stdin: str | None = None) -> Any:
         """Run ``detente ARGS --format json`` quietly and parse what it prints."""
-        return json.loads(self._run(args, expect=0, show=False).stdout)
+        return json.loads(self._run(args, expect=0, show=False, stdin=stdin).stdout)
 
     def run(self, *args: str, expect: int = 0, show: bool = True) -> str:
         """Run ``detente ARGS`` as a user would, show it, and return its output."""
@@ -55,7 +55,7 @@ class Story:
         return result.stdout + result.stderr
 
     def _run(
-        self, args: tuple[str, ...], *, expect: int, show: bool
+        self, args: tuple[str, ...], *, expect: int, show: bool, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         command = ["detente", *args]
         if show:
@@ -65,6 +65,7 @@ class Story:
             capture_output=True,
             text=True,
             check=False,
+            input=stdin,
             env={**os.environ, "COLUMNS": "110"},
         )
         if show:
