@@ -30,10 +30,12 @@ from detente.api import alarms, measures, messages, peer, settlement
 from detente.crypto.keys import VerifierKey
 from detente.errors import (
     AuthenticationError,
+    ConflictError,
     ConsistencyError,
     DetenteError,
     ForkError,
     InputError,
+    NotFoundError,
     PermissionDeniedError,
     SequenceError,
     StoreError,
@@ -61,7 +63,11 @@ def _status_for(error: DetenteError) -> int:
         return 401
     if isinstance(error, PermissionDeniedError):
         return 403
-    if isinstance(error, ForkError | ConsistencyError | SequenceError | SuspendedError):
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(
+        error, ForkError | ConsistencyError | SequenceError | SuspendedError | ConflictError
+    ):
         return 409
     if isinstance(error, TooLargeError):
         return 413
