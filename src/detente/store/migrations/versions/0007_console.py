@@ -19,13 +19,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("operators") as batch:
         batch.add_column(sa.Column("password_hash", sa.Text, nullable=True))
-        batch.add_column(
-            sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0")
-        )
+        batch.add_column(sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"))
         batch.add_column(sa.Column("locked_until", sa.String(40), nullable=True))
-        batch.add_column(
-            sa.Column("language", sa.String(8), nullable=False, server_default="en")
-        )
+        batch.add_column(sa.Column("language", sa.String(8), nullable=False, server_default="en"))
     op.create_table(
         "console_sessions",
         sa.Column("digest", sa.String(64), primary_key=True),
