@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import insert
 
 from detente import __version__
-from detente.api import alarms, measures, messages, peer, settlement
+from detente.api import alarms, measures, messages, peer, releases, settlement
 from detente.crypto.keys import VerifierKey
 from detente.errors import (
     AuthenticationError,
@@ -143,6 +143,7 @@ def create_app(
     )
     app.include_router(peer.router)
     app.include_router(messages.router)
+    app.include_router(releases.router)
     app.include_router(alarms.router)
     app.include_router(measures.router)
     app.include_router(settlement.router)
