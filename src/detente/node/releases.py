@@ -77,6 +77,7 @@ __all__ = [
     "list_releases",
     "needs_release",
     "propose",
+    "refuse_direct",
     "reject",
     "withdraw",
 ]
@@ -138,6 +139,23 @@ class Release:
 def needs_release(node: Node, type_id: str) -> bool:
     """Whether the node's agreement asks a second operator to approve ``type_id``."""
     return node.agreement.needs_release(type_id)
+
+
+def refuse_direct(node: Node, type_id: str) -> None:
+    """Refuse to append ``type_id`` straight to the log if it needs two-person release.
+
+    For the paths that append without an operator's proposal (the CLI's
+    ``detente log append``): they must not bypass the rule.
+
+    Raises:
+        PermissionDeniedError: the agreement asks for two-person release of it.
+    """
+    if needs_release(node, type_id):
+        raise PermissionDeniedError(
+            f"type {type_id!r} needs two-person release under {node.agreement.name}: propose it "
+            "in the console or with `POST /v1/messages`, and a second operator approves it "
+            "with `POST /v1/releases/ID/approve`"
+        )
 
 
 def propose(node: Node, draft: Draft, *, by: Operator, reuse_pending: bool = False) -> Release:
