@@ -23,6 +23,8 @@ acts differently on each.
     │   ├── AgreementError           an agreement file is invalid
     │   ├── EncodingError            bytes that do not parse as what they claim
     │   ├── SuspendedError           a message conflicts with the sender's own suspensions
+    │   ├── ConflictError            the request conflicts with the state: decided already
+    │   ├── NotFoundError            the request names something the node does not hold
     │   └── ConfigError              a node directory or its config is unusable
     ├── KeyFileError                 a key file is missing, unreadable or locked
     └── StoreError                   the database failed or holds what it must not
@@ -42,11 +44,13 @@ __all__ = [
     "ChainError",
     "ClockSkewError",
     "ConfigError",
+    "ConflictError",
     "ConsistencyError",
     "DetenteError",
     "EncodingError",
     "ForkError",
     "InputError",
+    "NotFoundError",
     "KeyFileError",
     "PermissionDeniedError",
     "SequenceError",
@@ -135,6 +139,14 @@ class EncodingError(InputError):
 
 class SuspendedError(InputError):
     """A message conflicts with its sender's suspensions: a suspended type, or a repeat."""
+
+
+class ConflictError(InputError):
+    """A request conflicts with the current state, e.g. a release decided already."""
+
+
+class NotFoundError(InputError):
+    """A request names something (a release, by id) that the node does not hold."""
 
 
 class ConfigError(InputError):

@@ -141,6 +141,7 @@ def test_show_by_id_prefix(app: typer.Typer, runner: CliRunner) -> None:
     assert result.exit_code == 0, result.output
     for text in ("deveselu", "redzikowo", "24 mk41_cells", "FLASH", "5 minutes", "NATO"):
         assert text in result.output
+    assert "two-person release resumption, suspension" in result.output
 
 
 def test_show_file_with_every_section(app: typer.Typer, runner: CliRunner, tmp_path: Path) -> None:

@@ -13,9 +13,10 @@ agreements may include only built-in names. Included agreements contribute
 their categories, counting rules, limits, zones, sites, message types and
 inspection types, hotline and incident thresholds; an id (or a hotline)
 defined differently in two places is an error naming both files, while an
-identical repeat is fine. The includer's ``skew_seconds`` and
-``max_body_bytes`` apply, and its
-parties must include every party of what it includes.
+identical repeat is fine. The message types each file lists under
+``two_person_release`` are merged as a union: an include can ask for more
+care, never less. The includer's ``skew_seconds`` and ``max_body_bytes``
+apply, and its parties must include every party of what it includes.
 
 Example:
     >>> builtin_agreement("new-start").limits["launchers"].max
@@ -38,6 +39,7 @@ from detente.agreement._locate import line_of
 from detente.agreement.messages import FREE_TEXT_TYPE, free_text_message_type
 from detente.agreement.model import (
     KEYED_SECTIONS,
+    RELEASE_FIELD,
     Agreement,
     AgreementContent,
     AgreementSource,
@@ -287,6 +289,8 @@ class _Merged:
     )
     done: set[str] = field(default_factory=set)
     included_names: dict[str, list[str]] = field(default_factory=dict)
+    # Each type id listed under two_person_release: the first file listing it, and where.
+    release: dict[str, tuple[_File, int]] = field(default_factory=dict)
 
     def add(self, section: str, key: str, item: BaseModel, origin: _File) -> None:
         held = self.items[section].get(key)
@@ -317,6 +321,7 @@ def _resolve(root: _File) -> Agreement:
         "parties": spec.parties,
         "skew_seconds": spec.skew_seconds,
         "max_body_bytes": spec.max_body_bytes,
+        RELEASE_FIELD: sorted(merged.release),
     }
     for section in KEYED_SECTIONS:
         data[section] = {key: item for key, (item, _) in merged.items[section].items()}
@@ -331,11 +336,15 @@ def _resolve(root: _File) -> Agreement:
     if problems:
         messages = []
         for problem in problems[:_MAX_PROBLEMS]:
-            origin = root
-            if problem.path[0] in KEYED_SECTIONS and len(problem.path) > 1:
-                held = merged.items[str(problem.path[0])].get(str(problem.path[1]))
+            origin, path = root, problem.path
+            if path[0] in KEYED_SECTIONS and len(path) > 1:
+                held = merged.items[str(path[0])].get(str(path[1]))
                 origin = held[1] if held is not None else root
-            messages.append(origin.at(problem.path, problem.message))
+            elif path[0] == RELEASE_FIELD and isinstance(path[1], int):
+                # The merged list is sorted: point at the file, and the place, it came from.
+                origin, index = merged.release[data[RELEASE_FIELD][path[1]]]
+                path = (RELEASE_FIELD, index)
+            messages.append(origin.at(path, problem.message))
         raise AgreementError("\n".join(messages))
     try:
         return Agreement.model_validate(data)
@@ -376,6 +385,8 @@ def _collect(file: _File, merged: _Merged, stack: tuple[str, ...]) -> None:
         value = getattr(file.spec, section)
         if value is not None:
             merged.add(section, section, value, file)
+    for index, type_id in enumerate(file.spec.two_person_release):
+        merged.release.setdefault(type_id, (file, index))
     merged.done.add(file.key)
 
 

@@ -10,6 +10,16 @@ the same text hold the same id, and any change of any number changes it.
 In a TOML file, keyed tables (``[limits.launchers]``) take their ``id``
 from the key; writing ``id`` inside is allowed only if it equals the key.
 
+``two_person_release`` lists the message types a second operator must
+approve before the node sends them (:mod:`detente.node.releases`). It is a
+top-level list rather than a flag on each message type because the types
+that most need it, ``suspension`` and ``resumption``, are added by the
+protocol and may not be defined (hence not flagged) in a file; a list can
+name them, and reads as one policy in one place. The protocol's key entries
+(``detente.key_*``) cannot be listed: they are appended on the node's host
+with its key files (``detente keys rotate``), never through the API where a
+second operator could approve them.
+
 Example:
     >>> a = Agreement.model_validate({
     ...     "name": "demo", "title": "Demo", "version": "1",
@@ -26,7 +36,7 @@ import hashlib
 from functools import cached_property
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from detente.agreement._base import ANY_PARTY, Frozen, Positive, Slug, Text
 from detente.agreement.counting import Category, CountingRule, Limit
@@ -36,12 +46,13 @@ from detente.agreement.hotline import Hotline, IncidentThresholds
 from detente.agreement.inspections import InspectionType
 from detente.agreement.messages import FREE_TEXT_TYPE, MessageType, free_text_message_type
 from detente.agreement.suspension import SUSPENSION_TYPES, suspension_message_types
-from detente.agreement.system import is_system_type, system_message_type
+from detente.agreement.system import SYSTEM_PREFIX, is_system_type, system_message_type
 from detente.crypto.canonical import canonical_json
 from detente.errors import EncodingError, TypeNotAllowedError
 
 __all__ = [
     "DEFAULT_SKEW_SECONDS",
+    "RELEASE_FIELD",
     "WIRE_MAX_BODY_BYTES",
     "KEYED_SECTIONS",
     "Agreement",
@@ -52,6 +63,7 @@ __all__ = [
     "Problem",
     "dotted",
     "reference_problems",
+    "release_problems",
 ]
 
 #: Allowed clock skew for an envelope's ``created``, unless the agreement says otherwise.
@@ -72,6 +84,9 @@ KEYED_SECTIONS = (
 )
 
 FieldPath = tuple[str | int, ...]
+
+#: The field listing the message types that need a second operator's approval.
+RELEASE_FIELD = "two_person_release"
 
 
 class Problem(NamedTuple):
@@ -109,6 +124,11 @@ class AgreementContent(Frozen):
     # The largest body either side sends or takes: both state it by running
     # the same agreement. Larger bodies travel in parts (exchange.parts).
     max_body_bytes: Annotated[int, Field(ge=1, le=WIRE_MAX_BODY_BYTES)] = WIRE_MAX_BODY_BYTES
+    # Message types a second operator must approve before they are sent
+    # (module docstring: why a list, not a flag per type).
+    two_person_release: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -133,6 +153,16 @@ class AgreementContent(Frozen):
                 if item.id != key:
                     raise ValueError(f"{section}.{key}.id: {item.id!r} differs from its key")
         return self
+
+    @field_validator(RELEASE_FIELD)
+    @classmethod
+    def _listed_once(cls, value: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for type_id in value:
+            if type_id in seen:
+                raise ValueError(f"{type_id!r} is listed twice")
+            seen.add(type_id)
+        return value
 
     def party_ids(self) -> frozenset[str]:
         """The ids of the parties."""
@@ -161,6 +191,17 @@ class Agreement(AgreementContent):
     """
 
     includes: list[Slug] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _release_sorted(cls, data: Any) -> Any:
+        # A union over the includes has no order of its own: sorted, so that
+        # the id does not depend on the order the types were listed in.
+        if isinstance(data, dict) and isinstance(data.get(RELEASE_FIELD), list | tuple):
+            listed = data[RELEASE_FIELD]
+            if all(isinstance(t, str) for t in listed):
+                data = {**data, RELEASE_FIELD: sorted(listed)}
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -220,8 +261,20 @@ class Agreement(AgreementContent):
         return hashlib.sha256(self.canonical_bytes()).hexdigest()
 
     def canonical_bytes(self) -> bytes:
-        """RFC 8785 canonical JSON of the whole resolved agreement (dates as ISO strings)."""
-        return canonical_json(self.model_dump(mode="json"))
+        """RFC 8785 canonical JSON of the whole resolved agreement (dates as ISO strings).
+
+        An empty ``two_person_release`` is left out, so that an agreement that
+        asks for no two-person release keeps the id it had before the field
+        existed.
+        """
+        data = self.model_dump(mode="json")
+        if not data[RELEASE_FIELD]:
+            del data[RELEASE_FIELD]
+        return canonical_json(data)
+
+    def needs_release(self, type_id: str) -> bool:
+        """Whether the agreement asks a second operator to approve ``type_id`` before it is sent."""
+        return type_id in self.two_person_release
 
     def message_type(self, type_id: str) -> MessageType:
         """The message type ``type_id``: the agreement's, or a protocol type (``detente.*``).
@@ -314,6 +367,37 @@ def reference_problems(agreement: AgreementContent) -> list[Problem]:
                 Problem(
                     ("inspection_types", it.id, "proportional", "category"),
                     f"unknown category {it.proportional.category!r}",
+                )
+            )
+    problems.extend(release_problems(agreement))
+    return problems
+
+
+def release_problems(agreement: AgreementContent) -> list[Problem]:
+    """Every id in ``two_person_release`` that is not a message type the API can send.
+
+    The protocol's ``message``, ``suspension`` and ``resumption`` count as
+    the agreement's: every resolved agreement has them. Key entries do not
+    (module docstring).
+    """
+    known = {*agreement.message_types, FREE_TEXT_TYPE, *SUSPENSION_TYPES}
+    problems: list[Problem] = []
+    for j, type_id in enumerate(agreement.two_person_release):
+        if type_id.startswith(SYSTEM_PREFIX):
+            problems.append(
+                Problem(
+                    (RELEASE_FIELD, j),
+                    f"{type_id!r} is a protocol key entry, appended only on the node's host by "
+                    "`detente keys rotate` or `detente keys revoke`, to which two-person release "
+                    "does not apply",
+                )
+            )
+        elif type_id not in known:
+            problems.append(
+                Problem(
+                    (RELEASE_FIELD, j),
+                    f"unknown message type {type_id!r} (the agreement has: "
+                    f"{', '.join(sorted(known))})",
                 )
             )
     return problems

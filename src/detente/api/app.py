@@ -26,15 +26,17 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import insert
 
 from detente import __version__
-from detente.api import alarms, measures, messages, peer, settlement
+from detente.api import alarms, measures, messages, peer, releases, settlement
 from detente.console.app import error_page, install_console
 from detente.crypto.keys import VerifierKey
 from detente.errors import (
     AuthenticationError,
+    ConflictError,
     ConsistencyError,
     DetenteError,
     ForkError,
     InputError,
+    NotFoundError,
     PermissionDeniedError,
     SequenceError,
     StoreError,
@@ -62,7 +64,11 @@ def _status_for(error: DetenteError) -> int:
         return 401
     if isinstance(error, PermissionDeniedError):
         return 403
-    if isinstance(error, ForkError | ConsistencyError | SequenceError | SuspendedError):
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(
+        error, ForkError | ConsistencyError | SequenceError | SuspendedError | ConflictError
+    ):
         return 409
     if isinstance(error, TooLargeError):
         return 413
@@ -138,6 +144,7 @@ def create_app(
     )
     app.include_router(peer.router)
     app.include_router(messages.router)
+    app.include_router(releases.router)
     app.include_router(alarms.router)
     app.include_router(measures.router)
     app.include_router(settlement.router)

@@ -1,4 +1,9 @@
-"""Operator endpoints: submit messages, the outbox and inbox, peers' health."""
+"""Operator endpoints: submit messages, the outbox and inbox, peers' health.
+
+A message of a type the agreement holds for two-person release is not
+sent by ``POST /v1/messages``: it is proposed (202), and sent when a
+second operator approves it (:mod:`detente.api.releases`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
@@ -22,12 +27,13 @@ from detente.exchange.sender import DeliveryState, delivery_states
 from detente.node.directory import Node
 from detente.node.operators import require
 from detente.node.receipts import receipt_for
+from detente.node.releases import needs_release, propose
 from detente.node.settlement import log_settlements
-from detente.node.writer import Draft, LogWriter
+from detente.node.writer import AppendResult, Draft, LogWriter
 from detente.record.envelope import PRIORITIES, Envelope, format_time, parse_time
 from detente.store.logs import LogStore, StoredCosignature
 
-__all__ = ["router"]
+__all__ = ["router", "sent", "wake_sender"]
 
 router = APIRouter(prefix="/v1", tags=["operator"])
 
@@ -45,9 +51,14 @@ class MessageIn(BaseModel):
     exercise: bool = False
 
 
-@router.post("/messages", status_code=201)
+@router.post(
+    "/messages",
+    status_code=201,
+    responses={202: {"description": "Held for a second operator's approval (a release)."}},
+)
 async def submit(
     request: Request,
+    response: Response,
     node: CurrentNode,
     operator: OperatorAuth,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
@@ -56,6 +67,11 @@ async def submit(
 
     With an ``Idempotency-Key`` header, a retried submission returns the
     envelope the first one created instead of creating another.
+
+    A type the agreement lists under ``two_person_release`` is checked and
+    held instead (202, ``{"release": ...}``): a second operator sends it
+    with ``POST /v1/releases/{id}/approve``. A retried proposal with an
+    ``Idempotency-Key`` returns the same pending release.
     """
     require(operator, send=True)
     raw = await read_limited(request, MAX_OPERATOR_BODY)
@@ -72,13 +88,29 @@ async def submit(
         priority=message.priority.upper() if message.priority else None,
         exercise=message.exercise,
     )
+    if needs_release(node, draft.type):
+        release = await run_in_threadpool(
+            lambda: propose(node, draft, by=operator, reuse_pending=idempotency_key is not None)
+        )
+        response.status_code = 202
+        return {"release": release.to_json()}
     key = (operator.name, idempotency_key) if idempotency_key else None
     # The append is blocking database work: off the event loop.
     result = await run_in_threadpool(LogWriter(node).append, [draft], idempotency=key)
-    envelope = result.envelopes[0]
+    wake_sender(request, result)
+    return sent(result)
+
+
+def wake_sender(request: Request, result: AppendResult) -> None:
+    """Have the background sender deliver what was just appended, at its priority."""
     sender = getattr(request.app.state, "sender", None)
     if sender is not None:
-        sender.wake(priority=envelope.header.priority)
+        sender.wake(priority=result.envelopes[0].header.priority)
+
+
+def sent(result: AppendResult) -> dict[str, Any]:
+    """What the API answers for a message appended to the log."""
+    envelope = result.envelopes[0]
     return {
         "position": envelope.position,
         "seq": envelope.header.seq,

@@ -169,6 +169,8 @@ def _show_text(a: Agreement, day: date) -> None:
     if a.includes:
         out.print(f"includes {', '.join(a.includes)}", markup=False)
     out.print(f"clock skew allowed {a.skew_seconds} s", markup=False)
+    if a.two_person_release:
+        out.print(f"two-person release {', '.join(a.two_person_release)}", markup=False)
     print_table("Parties", ["id", "name"], [(p.id, p.name) for p in a.parties])
     if a.categories:
         print_table(

@@ -30,6 +30,7 @@ from detente.cli.measures import obligations, suspensions
 from detente.cli.operator import operator_app
 from detente.cli.peer import peer_app
 from detente.cli.receipt import receipt_app
+from detente.cli.release import release_app
 from detente.cli.serve import serve
 from detente.cli.sync import sync
 from detente.node import init_node
@@ -54,6 +55,7 @@ app.add_typer(log_app, name="log")
 app.add_typer(operator_app, name="operator")
 app.add_typer(peer_app, name="peer")
 app.add_typer(receipt_app, name="receipt")
+app.add_typer(release_app, name="release")
 app.command("obligations")(obligations)
 app.command("serve")(serve)
 app.command("suspensions")(suspensions)

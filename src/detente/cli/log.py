@@ -19,6 +19,7 @@ from detente.cli._output import (
     print_table,
 )
 from detente.errors import InputError
+from detente.node.releases import refuse_direct
 from detente.node.settlement import settlement_report
 from detente.node.writer import Draft, LogWriter
 from detente.record.envelope import PRIORITIES, Envelope
@@ -62,7 +63,11 @@ def append(
     directory: DirOption = None,
     output: FormatOption = OutputFormat.text,
 ) -> None:
-    """Sign a message and append it to this node's log, with a new checkpoint."""
+    """Sign a message and append it to this node's log, with a new checkpoint.
+
+    A type the agreement holds for two-person release is refused: a second
+    operator approves it through the API or the console.
+    """
     if priority is not None and priority.upper() not in PRIORITIES:
         fail(f"--priority: {priority!r} is not one of {', '.join(PRIORITIES)}")
     draft = Draft(
@@ -75,6 +80,7 @@ def append(
         exercise=exercise,
     )
     with opened_node(directory) as node:
+        refuse_direct(node, draft.type)
         result = LogWriter(node).append([draft])
     envelope = result.envelopes[0]
     if output is OutputFormat.json:

@@ -5,11 +5,16 @@ their bodies, the tree nodes they complete and the checkpoint that covers
 them are committed together or not at all. Before signing a checkpoint the
 writer proves it consistent with the last one it signed, so the node never
 signs two histories.
+
+:meth:`LogWriter.check` runs every check of an append without writing or
+signing anything with the node's key, so that a draft held for a second
+operator's approval (:mod:`detente.node.releases`) is refused when it is
+composed, not only when it is sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from detente.agreement.system import is_system_type
 from detente.crypto.canonical import canonical_json
+from detente.crypto.keys import SigningKey
 from detente.errors import (
     ConsistencyError,
     InputError,
@@ -75,6 +81,7 @@ class LogWriter:
         *,
         idempotency: tuple[str, str] | None = None,
         key_entry: bool = False,
+        first: Callable[[Connection], None] | None = None,
     ) -> AppendResult:
         """Seal, check and store ``drafts`` and sign the new checkpoint, atomically.
 
@@ -84,6 +91,12 @@ class LogWriter:
 
         Key entries (``detente.key_*``) are appended only with ``key_entry``,
         alone, by :mod:`detente.node.rotation`: an operator cannot send one.
+
+        ``first`` is called with the writer's connection before anything
+        else in its transaction; if it raises, nothing is written. A release
+        claims itself there (:mod:`detente.node.releases`), so that it is
+        marked released in the same transaction as the append, and of two
+        approvals at once the second waits, finds it released, and stops.
 
         Raises:
             PermissionDeniedError: this node is a witness, which has no log
@@ -99,20 +112,11 @@ class LogWriter:
             StoreError: the database failed; nothing was written.
         """
         node = self._node
-        if node.is_witness:
-            raise PermissionDeniedError(
-                f"{node.party} is a witness: it has no log of its own and sends no messages"
-            )
-        if not drafts:
-            raise InputError("nothing to append")
-        key_drafts = [d for d in drafts if is_system_type(d.type)]
-        if key_drafts and (not key_entry or len(drafts) != 1):
-            raise InputError(
-                f"type {key_drafts[0].type!r} is the protocol's: key entries are appended "
-                "alone, by `detente keys rotate` or `detente keys revoke`"
-            )
+        self._refuse_early(drafts, key_entry=key_entry)
         try:
             with node.write_lock, node.database.engine.begin() as conn:
+                if first is not None:
+                    first(conn)
                 if idempotency is not None:
                     earlier = self._earlier(conn, idempotency)
                     if earlier is not None:
@@ -136,18 +140,53 @@ class LogWriter:
         except OperationalError as e:
             raise StoreError(f"log {node.party}: database error, nothing was written: {e}") from e
 
-    def _append(self, conn: Connection, drafts: Sequence[Draft]) -> AppendResult:
+    def check(self, drafts: Sequence[Draft]) -> None:
+        """Run every check :meth:`append` runs on ``drafts`` now, and write nothing.
+
+        The drafts are sealed as the next entries of the log, but with a
+        throwaway key: the node's key signs nothing that is not stored. The
+        state may change before the drafts are appended (a suspension sent
+        meanwhile), so :meth:`append` checks them again.
+
+        Raises:
+            PermissionDeniedError, InputError, TypeNotAllowedError, BodyError,
+            SuspendedError: as :meth:`append` would raise them.
+            StoreError: the database failed.
+        """
+        self._refuse_early(drafts, key_entry=False)
+        try:
+            with self._node.database.engine.connect() as conn:
+                self._seal(conn, drafts, key=SigningKey.generate(self._node.config.key_name))
+        except OperationalError as e:
+            raise StoreError(f"log {self._node.party}: database error: {e}") from e
+
+    def _refuse_early(self, drafts: Sequence[Draft], *, key_entry: bool) -> None:
+        node = self._node
+        if node.is_witness:
+            raise PermissionDeniedError(
+                f"{node.party} is a witness: it has no log of its own and sends no messages"
+            )
+        if not drafts:
+            raise InputError("nothing to append")
+        key_drafts = [d for d in drafts if is_system_type(d.type)]
+        if key_drafts and (not key_entry or len(drafts) != 1):
+            raise InputError(
+                f"type {key_drafts[0].type!r} is the protocol's: key entries are appended "
+                "alone, by `detente keys rotate` or `detente keys revoke`"
+            )
+
+    def _seal(
+        self, conn: Connection, drafts: Sequence[Draft], *, key: SigningKey
+    ) -> tuple[list[Envelope], list[bytes]]:
+        """Seal ``drafts`` as the next entries of the log and check them; store nothing."""
         node = self._node
         agreement = node.agreement
-        key = node.key
-        log = LogStore(conn, node.party)
         tree = StoredTree(conn, node.party)
         size = tree.size()
         prev = ZERO_HASH if size == 0 else tree.leaf_hashes(size - 1, size)[size - 1].hex()
         created = format_time(node.clock())
         envelopes: list[Envelope] = []
         bodies: list[bytes] = []
-        leaf_hashes: list[bytes] = []
         for offset, draft in enumerate(drafts):
             if not isinstance(draft.body, Mapping):
                 raise InputError(f"draft {offset}: the body must be a JSON object")
@@ -180,12 +219,18 @@ class LogWriter:
                 history = node.key_history(node.party, conn)
                 assert history is not None  # the own party always has a key  # noqa: S101
                 history.apply(envelope, body)
-            digest = envelope.leaf_hash
-            prev = digest.hex()
-            leaf_hashes.append(digest)
+            prev = envelope.leaf_hash.hex()
             envelopes.append(envelope)
             bodies.append(body)
         check_drafts(conn, node, envelopes, bodies=[d.body for d in drafts])
+        return envelopes, bodies
+
+    def _append(self, conn: Connection, drafts: Sequence[Draft]) -> AppendResult:
+        node = self._node
+        key = node.key
+        envelopes, bodies = self._seal(conn, drafts, key=key)
+        log = LogStore(conn, node.party)
+        tree = StoredTree(conn, node.party)
         log.insert(
             [(e.header.seq, e.leaf, e.header.type, e.header.created) for e in envelopes],
             [(e.header.seq, b) for e, b in zip(envelopes, bodies, strict=True)],
@@ -199,7 +244,8 @@ class LogWriter:
         if lane:
             # Sent ahead of the backlog to each recipient (exchange.priority).
             conn.execute(insert(priority_lane), lane)
-        root = tree.append(leaf_hashes)
+        size = envelopes[0].header.seq
+        root = tree.append([e.leaf_hash for e in envelopes])
         new_size = size + len(envelopes)
         self._check_extends_last(log, tree, new_size, root)
         signed = Checkpoint(origin=self._origin, size=new_size, root=root).sign(key)
