@@ -114,6 +114,9 @@ def test_a_message_arrives_live_and_shows_receipted(demo, chromium):
         receipt = writer.locator("#receipts tr[data-peer=ru]")
         expect(receipt).to_have_attribute("data-state", "receipted", timeout=15_000)
         shot(writer, "us-message-receipted")
+        href = receipt.locator("a").get_attribute("href")
+        downloaded = writer.request.get(demo.url("us", href)).json()
+        assert {"checkpoint", "receiver", "proof"} <= set(downloaded), downloaded.keys()
         writer.goto(demo.url("us", "/console/outbox"))
         expect(writer.locator("#outbox-table td.delivery[data-peer=ru]").first).to_have_attribute(
             "data-state", "receipted"
@@ -122,6 +125,31 @@ def test_a_message_arrives_live_and_shows_receipted(demo, chromium):
         writer.click("#verify")
         expect(writer.locator("#verify-result")).to_contain_text("Verified.")
         shot(writer, "us-verify")
+    finally:
+        us.close()
+        ru.close()
+
+
+def test_a_flash_message_sounds_the_alert(demo, chromium):
+    ru = chromium.new_context(viewport={"width": 1280, "height": 800})
+    us = chromium.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        reader = ru.new_page()
+        log_in(reader, demo, "ru", "second")
+        reader.goto(demo.url("ru", "/console/inbox?priority=FLASH"))
+        expect(reader.locator("body")).to_have_attribute("data-live", "connected")
+        writer = us.new_page()
+        log_in(writer, demo, "us", "second")
+        writer.goto(demo.url("us", "/console/compose?type=message"))
+        writer.fill("#body\\.text", "Aircraft closing on USS Porter, 55.1N 19.9E.")
+        writer.check("input[name=to][value=ru]")
+        writer.select_option("#priority", "FLASH")
+        writer.click("#send")
+        row = reader.locator("#inbox-table tr.priority-flash", has_text="USS Porter")
+        expect(row).to_be_visible(timeout=15_000)
+        expect(reader.locator("body")).to_have_class(re.compile(r"\bflash\b"))
+        assert int(reader.locator("body").get_attribute("data-alerted")) >= 1
+        shot(reader, "ru-flash")
     finally:
         us.close()
         ru.close()
@@ -138,6 +166,37 @@ def test_an_alarm_sounds_and_stays_until_acknowledged(demo, context):
     shot(page, "alarm")
     page.locator("#alarms tr", has_text="browser test").locator("button").click()
     expect(page.locator("#alarms tr", has_text="browser test")).to_have_count(0)
+
+
+def test_two_person_release(demo, chromium):
+    first = chromium.new_context(viewport={"width": 1280, "height": 800})
+    other = chromium.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        proposer = first.new_page()
+        log_in(proposer, demo, "nato", "officer")
+        proposer.goto(demo.url("nato", "/console/compose?type=suspension"))
+        expect(proposer.locator("p.notice")).to_contain_text("two-person release")
+        proposer.check("input[name='body.types'][value=message]")
+        proposer.fill("#body\\.effective", "2030-01-01T00:00")
+        proposer.fill("#body\\.reason", "Consultations requested.")
+        proposer.click("#send")
+        expect(proposer).to_have_url(re.compile(r"/console/releases#release-\d+"))
+        card = proposer.locator("article.release").first
+        expect(card).to_contain_text("A second operator must approve it.")
+        expect(card.locator("button", has_text="Approve")).to_have_count(0)
+        shot(proposer, "release-proposed")
+        approver = other.new_page()
+        log_in(approver, demo, "nato", "second")
+        approver.goto(demo.url("nato", "/console/releases"))
+        approver.locator("article.release").first.locator("button.primary").click()
+        expect(approver).to_have_url(re.compile(r"/console/messages/nato/\d+\?sent=1"))
+        expect(approver.locator("dl.facts")).to_contain_text("suspension")
+        shot(approver, "release-approved")
+        proposer.goto(demo.url("nato", "/console/watch"))
+        expect(proposer.locator("#watch-log")).to_contain_text("released")
+    finally:
+        first.close()
+        other.close()
 
 
 def test_the_russian_interface(demo, context):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -58,7 +59,12 @@ class Browser:
         return self._keep(self.client.get(path, headers=self._headers(headers)))
 
     def post(self, path: str, data: dict | list, headers=None) -> httpx.Response:
-        return self._keep(self.client.post(path, data=data, headers=self._headers(headers)))
+        """POST a form; ``data`` as pairs when a field repeats (checkboxes)."""
+        pairs = list(data.items()) if isinstance(data, dict) else data
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        return self._keep(
+            self.client.post(path, content=urlencode(pairs), headers=self._headers(headers))
+        )
 
     def csrf(self, path: str = "/console/") -> str:
         found = _CSRF.search(self.get(path).text)

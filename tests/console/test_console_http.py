@@ -266,3 +266,62 @@ def test_static_assets_are_served(console):
             assert response.status_code == 200, name
     finally:
         browser.close()
+
+
+def _propose_suspension(browser):
+    token = browser.csrf("/console/compose?type=suspension")
+    return browser.post(
+        "/console/compose",
+        [
+            ("csrf", token),
+            ("type", "suspension"),
+            ("body.types", "message"),
+            ("body.effective", "2030-01-01T00:00"),
+            ("body.reason", "Consultations requested under the agreement."),
+        ],
+    )
+
+
+def test_two_person_release_from_the_console(console):
+    node = console.served.node
+    officer = console.browser("officer")
+    page = officer.get("/console/compose?type=suspension").text
+    assert "needs two-person release" in page and "Propose for release" in page
+    proposed = _propose_suspension(officer)
+    assert proposed.status_code == 303, proposed.text
+    assert proposed.headers["location"] == "/console/releases#release-1"
+    own = officer.get("/console/releases").text
+    assert 'id="release-1"' in own and 'id="approve-1"' not in own
+    refused = officer.post("/console/releases/1/approve", {"csrf": officer.csrf()})
+    assert refused.status_code == 403 and "second operator must approve" in refused.text
+    second = console.browser("second")
+    assert 'id="approve-1"' in second.get("/console/releases").text
+    approved = second.post("/console/releases/1/approve", {"csrf": second.csrf()})
+    assert approved.status_code == 303
+    assert approved.headers["location"] == "/console/messages/us/0?sent=1"
+    detail = second.get("/console/messages/us/0").text
+    assert "suspension" in detail and "Consultations requested" in detail
+    kinds = [(e.kind, e.operator) for e in watch_entries(node)]
+    assert ("proposed", "officer") in kinds and ("released", "second") in kinds
+
+
+def test_a_release_rejected_or_withdrawn_is_never_sent(console):
+    officer, second = console.browser("officer"), console.browser("second")
+    _propose_suspension(officer)
+    empty = second.post("/console/releases/1/reject", {"csrf": second.csrf(), "reason": " "})
+    assert empty.status_code == 422
+    rejected = second.post(
+        "/console/releases/1/reject", {"csrf": second.csrf(), "reason": "Not agreed today."}
+    )
+    assert rejected.status_code == 303
+    _propose_suspension(officer)
+    withdrawn = officer.post("/console/releases/2/withdraw", {"csrf": officer.csrf()})
+    assert withdrawn.status_code == 303
+    page = officer.get("/console/releases").text
+    assert "Not agreed today." in page and "Nothing waits for release." in page
+    again = second.post("/console/releases/1/approve", {"csrf": second.csrf()})
+    assert again.status_code == 409
+    with console.served.node.database.engine.connect() as conn:
+        from detente.store.logs import LogStore
+
+        assert LogStore(conn, "us").size() == 0

@@ -82,7 +82,10 @@ def test_text_that_is_not_a_value_is_named_by_field():
     ("message", "field"),
     [
         ("body.units: -1 is less than the minimum of 0", "units"),
-        ("body: 'kind' is a required property", None),
+        ("body: 'kind' is a required property", "kind"),
+        ("us:0: body: 'text' is a required property", "text"),
+        ("us:3: body.units: 'x' is not of type 'integer'", "units"),
+        ("body: {} is not valid under any of the given schemas", None),
         ("agreement has no message type 'x'", None),
     ],
 )

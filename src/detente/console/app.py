@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from detente.console import live, login, pages, watch
+from detente.console import compose, live, login, pages, watch
 from detente.console.web import SECURITY_HEADERS, LoginRequired, render
 
 __all__ = ["error_page", "install_console"]
@@ -25,7 +25,7 @@ __all__ = ["error_page", "install_console"]
 
 def install_console(app: FastAPI) -> None:
     """Serve the console from ``app`` (whose ``state.node`` is the node)."""
-    for module in (login, pages, watch, live):  # TEMP
+    for module in (login, pages, compose, watch, live):
         app.include_router(module.router)
     app.mount(
         "/console/static",

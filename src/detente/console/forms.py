@@ -29,7 +29,9 @@ from typing import Any
 __all__ = ["Field", "body_from_form", "field_of", "fields_for"]
 
 _LONG_TEXT = 200
-_PATH = re.compile(r"^body\.([A-Za-z_][A-Za-z0-9_]*)")
+# The writer's errors may start with the entry's position ("us:0: body.x: ...").
+_PATH = re.compile(r"(?:^|: )body\.([A-Za-z_][A-Za-z0-9_]*)")
+_REQUIRED = re.compile(r"(?:^|: )body: '([A-Za-z_][A-Za-z0-9_]*)' is a required property")
 
 
 @dataclass(frozen=True)
@@ -151,5 +153,5 @@ def _value(f: Field, text: str, values: list[str]) -> Any:
 
 def field_of(message: str) -> str | None:
     """The field an error message such as ``body.count: -1 is less than ...`` is about."""
-    found = _PATH.match(message)
+    found = _PATH.search(message) or _REQUIRED.search(message)
     return None if found is None else found.group(1)

@@ -26,6 +26,7 @@ from detente.node.audit import audit_node
 from detente.node.directory import Node
 from detente.node.inclusion import check_inclusion
 from detente.node.operators import require
+from detente.node.receipts import receipt_for
 from detente.node.sessions import Session
 from detente.node.settlement import log_settlements
 from detente.node.watchlog import on_watch, watch_entries
@@ -170,6 +171,11 @@ async def message(
         for item in found:
             if item["header"]["seq"] == seq:
                 receipts = [{"peer": p, **state} for p, state in sorted(item["peers"].items())]
+    received_at = None
+    if party != node.party:
+        for item in api.inbox(node, session.operator, limit=_LIST_LIMIT)["messages"]:
+            if item["header"]["sender"] == party and item["header"]["seq"] == seq:
+                received_at = item.get("received_at")
     check = None
     if request.query_params.get("verify"):
         check = await run_in_threadpool(check_inclusion, node, party=party, seq=seq)
@@ -183,7 +189,30 @@ async def message(
         leaf_hash=envelope.leaf_hash.hex(),
         body=None if body is None else json.loads(body),
         receipts=receipts,
+        received_at=received_at,
         check=check,
+    )
+
+
+@router.get("/messages/{party}/{seq}/receipts/{peer}")
+def receipt_file(
+    request: Request,
+    session: SessionDep,
+    party: Annotated[str, Path(max_length=64)],
+    seq: Annotated[int, Path(ge=0, le=MAX_SEQ)],
+    peer: Annotated[str, Path(max_length=64)],
+) -> Response:
+    """The receipt ``peer`` gave for one of this node's messages, as a file."""
+    node = _node(request)
+    if party != node.party:
+        raise InputError("receipts are kept by the sender: open the message on its node")
+    found = receipt_for(node, seq=seq, peer=peer)
+    return Response(
+        json.dumps(found, indent=2, sort_keys=True) + "\n",
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="receipt-{party}-{seq}-{peer}.json"'
+        },
     )
 
 

@@ -63,6 +63,7 @@ from detente.errors import (
 )
 from detente.node.directory import Node
 from detente.node.operators import Operator, require
+from detente.node.watchlog import record
 from detente.node.writer import AppendResult, Draft, LogWriter
 from detente.record.envelope import format_time, parse_time
 from detente.store.schema import releases
@@ -214,6 +215,13 @@ def propose(node: Node, draft: Draft, *, by: Operator, reuse_pending: bool = Fal
                 )
                 .returning(releases.c.id)
             ).scalar_one()
+            record(
+                conn,
+                at=parse_time(proposed_at),
+                operator=by.name,
+                kind="proposed",
+                text=f"release {release_id}: {draft.type}",
+            )
             row = _row(conn, release_id)
     except DBAPIError as e:
         raise StoreError(f"releases: database error, nothing was written: {e.orig}") from e
@@ -381,6 +389,9 @@ def _decide(
     ).rowcount
     if changed != 1:
         raise ConflictError(f"release {release_id} was decided meanwhile by another operator")
+    # The watch log says who decided what (the reason stays with the release).
+    text = f"release {release_id}" + ("" if seq is None else f": entry {seq}")
+    record(conn, at=parse_time(at), operator=by, kind=state.value, text=text)
 
 
 def _decide_alone(

@@ -43,7 +43,17 @@ __all__ = [
 #: Kinds an officer writes: a note, taking the watch, handing it over.
 NOTE_KINDS = ("note", "on_watch", "handover")
 #: Kinds the node writes by itself.
-KINDS = (*NOTE_KINDS, "login", "logout", "lockout", "acknowledged", "released", "rejected")
+KINDS = (
+    *NOTE_KINDS,
+    "login",
+    "logout",
+    "lockout",
+    "acknowledged",
+    "proposed",
+    "released",
+    "rejected",
+    "withdrawn",
+)
 MAX_NOTE_LENGTH = 4000
 
 
