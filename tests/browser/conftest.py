@@ -55,7 +55,10 @@ def _require_chromium() -> None:
     pytest.skip(f"Chromium is not installed at {CHROMIUM}")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop
+# running in the main thread while it is open, and asyncio.run() in the
+# tests that follow would fail.
+@pytest.fixture(scope="module")
 def chromium():
     _require_chromium()
     from playwright.sync_api import sync_playwright

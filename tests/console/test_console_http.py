@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -10,6 +11,7 @@ from detente.node.alarms import list_alarms, raise_alarm
 from detente.node.logins import MAX_FAILURES
 from detente.node.watchlog import watch_entries
 from detente.node.writer import Draft, LogWriter
+from detente.store.logs import LogStore
 from tests.console.conftest import Browser
 
 PAGES = [
@@ -322,6 +324,82 @@ def test_a_release_rejected_or_withdrawn_is_never_sent(console):
     again = second.post("/console/releases/1/approve", {"csrf": second.csrf()})
     assert again.status_code == 409
     with console.served.node.database.engine.connect() as conn:
-        from detente.store.logs import LogStore
-
         assert LogStore(conn, "us").size() == 0
+
+
+def test_a_form_sent_twice_sends_once(console):
+    browser = console.browser("officer")
+    page = browser.get("/console/compose?type=message").text
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page).group(1)
+    form = [
+        ("csrf", browser.csrf()),
+        ("type", "message"),
+        ("nonce", nonce),
+        ("body.text", "Once only."),
+        ("to", "ru"),
+    ]
+    first = browser.post("/console/compose", form)
+    second = browser.post("/console/compose", form)
+    assert (
+        first.headers["location"] == second.headers["location"] == ("/console/messages/us/0?sent=1")
+    )
+    with console.served.node.database.engine.connect() as conn:
+        assert LogStore(conn, "us").size() == 1
+    assert 'id="sent-notice"' in browser.get(first.headers["location"]).text
+
+
+def test_an_envelope_error_shows_beside_its_field(console):
+    browser = console.browser("officer")
+    response = browser.post(
+        "/console/compose",
+        [("csrf", browser.csrf()), ("type", "message"), ("body.text", "x"), ("to", "osce")],
+    )
+    assert response.status_code == 422
+    assert 'id="to-error"' in response.text
+    assert "Nothing was sent" in response.text
+
+
+def test_nul_characters_are_refused(console):
+    browser = console.browser("officer")
+    response = browser.post(
+        "/console/watch", {"csrf": browser.csrf(), "kind": "note", "text": "a\x00b"}
+    )
+    assert response.status_code == 422
+    assert "NUL" in response.text
+    assert watch_entries(console.served.node)[0].kind == "login"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/console/messages/us/abc", 422),
+        ("/console/messages/us/7", 404),
+        ("/console/evidence/0", 422),
+        ("/console/no-such-page", 404),
+    ],
+)
+def test_bad_paths_get_a_console_page_with_the_right_status(console, path, status):
+    response = console.browser("viewer").get(path)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'role="alert"' in response.text
+
+
+def test_a_post_after_the_session_ended_returns_to_the_overview(console):
+    response = console.browser().post("/console/releases/1/approve", {"csrf": "x"})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/login?next=/console/"
+
+
+def test_a_server_failure_is_not_described_to_the_browser(console, monkeypatch):
+    from detente.console import pages
+    from detente.errors import StoreError
+
+    def failing(node):
+        raise StoreError("database error: secret connection details")
+
+    monkeypatch.setattr(pages, "current_watch", failing)
+    response = console.browser("viewer").get("/console/")
+    assert response.status_code == 503
+    assert "secret connection details" not in response.text
+    assert "the reason is in the node" in response.text

@@ -85,6 +85,8 @@ def test_text_that_is_not_a_value_is_named_by_field():
         ("body: 'kind' is a required property", "kind"),
         ("us:0: body: 'text' is a required property", "text"),
         ("us:3: body.units: 'x' is not of type 'integer'", "units"),
+        ("us:0: recipient(s) osce not allowed", "to"),
+        ("header.priority: 'NOW' is not one of FLASH, ...", "priority"),
         ("body: {} is not valid under any of the given schemas", None),
         ("agreement has no message type 'x'", None),
     ],

@@ -134,3 +134,33 @@ def test_a_removed_operator_cannot_log_in(node, alice):
     remove_operator(node, "alice")
     with pytest.raises(AuthenticationError):
         log_in(node, "alice", PASSWORD)
+
+
+def test_parallel_guesses_each_count(node, alice):
+    """Attempts made at the same time cannot overwrite each other's failure count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guess(i):
+        with pytest.raises(AuthenticationError):
+            log_in(node, "alice", f"guess {i}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(guess, range(3 * MAX_FAILURES)))
+    with pytest.raises(AuthenticationError):
+        log_in(node, "alice", PASSWORD)
+    assert any(e.kind == "lockout" for e in watch_entries(node))
+
+
+def test_an_overlong_name_is_refused_before_any_lookup(node, alice, verifications):
+    for _ in range(MAX_FAILURES + 2):
+        with pytest.raises(AuthenticationError):
+            log_in(node, "alice" + "x" * 64, "guess")
+    assert verifications == [logins._DUMMY_HASH] * (MAX_FAILURES + 2)
+
+
+def test_a_new_password_ends_the_operators_sessions(node, alice):
+    from detente.node.sessions import open_session, resume
+
+    token, _ = open_session(node, alice)
+    set_password(node, "alice", "a brand new passphrase")
+    assert resume(node, token) is None

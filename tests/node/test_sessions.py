@@ -71,3 +71,12 @@ def test_a_changed_role_and_language_take_effect_at_once(node, alice):
 def test_unknown_tokens_resume_nothing(node, alice, token):
     open_session(node, alice)
     assert resume(node, token) is None
+
+
+def test_the_event_stream_does_not_keep_a_session_alive(node, alice, clock):
+    token, _ = open_session(node, alice)
+    for _ in range(3):
+        clock.advance(seconds=IDLE.total_seconds() / 4)
+        assert resume(node, token, touch=False) is not None
+    clock.advance(seconds=IDLE.total_seconds() / 4)
+    assert resume(node, token) is None

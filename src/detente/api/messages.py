@@ -206,33 +206,9 @@ def outbox(
     each message lies within a settled checkpoint, and ``policies`` how far
     the log is settled.
     """
-    now = node.clock()
     with node.database.engine.connect() as conn:
-        log = LogStore(conn, node.party)
-        size = log.size()
-        states = delivery_states(conn, node)
-        receipts = _receipts_by_size(log.cosignatures())
-        ahead = lane_receipts(conn)
-        settlements = log_settlements(conn, node, node.party)
-        items = []
-        for batch in log.iter_entries(max(0, size - limit), size):
-            for row in batch:
-                envelope = Envelope.from_leaf(row.leaf)
-                peers = {
-                    peer.party: _state(
-                        node,
-                        envelope,
-                        states[peer.party],
-                        _first(
-                            _receipt_time(receipts.get(peer.key.name, []), row.seq),
-                            _lane_time(ahead, row.seq, peer.party),
-                        ),
-                        now,
-                    )
-                    for peer in node.config.peers
-                }
-                settled = {s.policy.name: s.covers(row.seq) for s in settlements}
-                items.append({**_entry(envelope, row.body), "peers": peers, "settled": settled})
+        size = LogStore(conn, node.party).size()
+        items, settlements = _outbox_items(conn, node, max(0, size - limit), size)
     items.reverse()
     return {
         "party": node.party,
@@ -240,6 +216,44 @@ def outbox(
         "policies": [s.to_json() for s in settlements],
         "messages": items,
     }
+
+
+def outbox_entry(node: Node, seq: int) -> dict[str, Any] | None:
+    """Entry ``seq`` of this node's log as the outbox shows it, or None if not held."""
+    with node.database.engine.connect() as conn:
+        items, _ = _outbox_items(conn, node, seq, seq + 1)
+    return items[0] if items else None
+
+
+def _outbox_items(
+    conn: Connection, node: Node, start: int, stop: int
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    now = node.clock()
+    log = LogStore(conn, node.party)
+    states = delivery_states(conn, node)
+    receipts = _receipts_by_size(log.cosignatures())
+    ahead = lane_receipts(conn)
+    settlements = log_settlements(conn, node, node.party)
+    items = []
+    for batch in log.iter_entries(start, stop):
+        for row in batch:
+            envelope = Envelope.from_leaf(row.leaf)
+            peers = {
+                peer.party: _state(
+                    node,
+                    envelope,
+                    states[peer.party],
+                    _first(
+                        _receipt_time(receipts.get(peer.key.name, []), row.seq),
+                        _lane_time(ahead, row.seq, peer.party),
+                    ),
+                    now,
+                )
+                for peer in node.config.peers
+            }
+            settled = {s.policy.name: s.covers(row.seq) for s in settlements}
+            items.append({**_entry(envelope, row.body), "peers": peers, "settled": settled})
+    return items, settlements
 
 
 @router.get("/outbox/{seq}/receipts/{peer}")
@@ -266,6 +280,14 @@ def inbox(
             items.extend(_addressed(conn, node, peer.party, limit))
     items.sort(key=lambda item: item[0], reverse=True)
     return {"party": node.party, "messages": [m for _, m in items[:limit]]}
+
+
+def received_at(node: Node, party: str, seq: int) -> int | None:
+    """When this node receipted entry ``seq`` of ``party``'s log (its first cosignature)."""
+    with node.database.engine.connect() as conn:
+        mine = _receipts_by_size(LogStore(conn, party).cosignatures()).get(node.config.key_name, [])
+        early = early_receipt_times(conn, party)
+    return _first(_receipt_time(mine, seq), early.get(seq))
 
 
 def _addressed(

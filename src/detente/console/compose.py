@@ -11,6 +11,8 @@ page for a second operator.
 
 from __future__ import annotations
 
+import functools
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -24,7 +26,15 @@ from detente.console.web import current_session, read_form, render
 from detente.errors import DetenteError, InputError
 from detente.node.directory import Node
 from detente.node.operators import require
-from detente.node.releases import approve, list_releases, needs_release, propose, reject, withdraw
+from detente.node.releases import (
+    ReleaseState,
+    approve,
+    list_releases,
+    needs_release,
+    propose,
+    reject,
+    withdraw,
+)
 from detente.node.sessions import Session
 from detente.node.writer import Draft, LogWriter
 from detente.record.envelope import PRIORITIES
@@ -80,6 +90,9 @@ def _page(
         priorities=PRIORITIES,
         values=values or {},
         errors=errors or {},
+        # One per form: a second submission of the same form (a double
+        # click, a reload) returns what the first one did.
+        nonce=((values or {}).get("nonce") or [secrets.token_urlsafe(16)])[0][:64],
     )
 
 
@@ -119,11 +132,15 @@ async def compose(request: Request, session: SessionDep) -> Response:
         priority=(form.get("priority") or [""])[0] or None,
         exercise=bool(form.get("exercise")),
     )
+    nonce = (form.get("nonce") or [""])[0][:64]
     try:
         if needs_release(node, type_id):
-            release = await run_in_threadpool(propose, node, draft, by=session.operator)
+            release = await run_in_threadpool(
+                functools.partial(propose, node, draft, by=session.operator, reuse_pending=True)
+            )
             return RedirectResponse(f"/console/releases#release-{release.id}", status_code=303)
-        result = await run_in_threadpool(LogWriter(node).append, [draft])
+        key = (session.operator.name, f"console:{nonce}") if nonce else None
+        result = await run_in_threadpool(LogWriter(node).append, [draft], idempotency=key)
     except DetenteError as e:
         where = field_of(str(e)) or "_form"
         return _page(
@@ -142,13 +159,14 @@ async def compose(request: Request, session: SessionDep) -> Response:
 def releases(request: Request, session: SessionDep) -> Response:
     """Messages waiting for a second operator, and the latest decisions."""
     node = _node(request)
-    found = list_releases(node, limit=100)
+    pending = list_releases(node, state=ReleaseState.pending, limit=1000)
+    latest = list_releases(node, limit=100)
     return render(
         request,
         "releases.html",
         session=session,
-        pending=[r for r in found if r.state == "pending"],
-        decided=[r for r in found if r.state != "pending"],
+        pending=pending,
+        decided=[r for r in latest if r.state != ReleaseState.pending][:50],
     )
 
 

@@ -30,6 +30,8 @@ __all__ = ["Field", "body_from_form", "field_of", "fields_for"]
 
 _LONG_TEXT = 200
 # The writer's errors may start with the entry's position ("us:0: body.x: ...").
+_ENVELOPE = re.compile(r"(?:^|: )(?:header\.)?(to|priority|refs|article)\b")
+_RECIPIENTS = re.compile(r"(?:^|: )recipient\(s\) ")
 _PATH = re.compile(r"(?:^|: )body\.([A-Za-z_][A-Za-z0-9_]*)")
 _REQUIRED = re.compile(r"(?:^|: )body: '([A-Za-z_][A-Za-z0-9_]*)' is a required property")
 
@@ -146,12 +148,23 @@ def _value(f: Field, text: str, values: list[str]) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        except RecursionError:
+            raise ValueError("not JSON this console reads: nested too deeply") from None
     if f.widget in ("text", "textarea"):
         return values[0] if f.widget == "textarea" else text
     return text
 
 
 def field_of(message: str) -> str | None:
-    """The field an error message such as ``body.count: -1 is less than ...`` is about."""
+    """The field an error such as ``body.count: -1 is less than ...`` is about.
+
+    A body property by its name; the envelope's ``to``, ``priority``,
+    ``refs`` and ``article`` by theirs; None for the form as a whole.
+    """
     found = _PATH.search(message) or _REQUIRED.search(message)
-    return None if found is None else found.group(1)
+    if found is not None:
+        return found.group(1)
+    envelope = _ENVELOPE.search(message)
+    if envelope is not None:
+        return envelope.group(1)
+    return "to" if _RECIPIENTS.search(message) else None

@@ -139,7 +139,7 @@ def decode(event_id: str | None) -> Snapshot | None:
             tuple(int(n) for n in counters),
             int(unacknowledged),
         )
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         return None
 
 

@@ -92,7 +92,8 @@ async def login(request: Request) -> Response:
     next_path = safe_next((form.get("next") or [""])[0])
     node: Node = request.app.state.node
     try:
-        operator = await run_in_threadpool(log_in, node, name, password)
+        async with request.app.state.console_logins:
+            operator = await run_in_threadpool(log_in, node, name, password)
     except AuthenticationError:
         return _login_page(
             request,

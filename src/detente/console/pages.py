@@ -10,6 +10,7 @@ state changes (see :mod:`detente.console.live`).
 from __future__ import annotations
 
 import json
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -19,8 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from detente.api import messages as api
 from detente.api.peer import MAX_SEQ
 from detente.console.basemap import render_map
+from detente.console.i18n import translations
 from detente.console.web import current_session, read_form, render
-from detente.errors import InputError
+from detente.errors import InputError, NotFoundError
 from detente.node.alarms import acknowledge, list_alarms
 from detente.node.audit import audit_node
 from detente.node.directory import Node
@@ -29,7 +31,7 @@ from detente.node.operators import require
 from detente.node.receipts import receipt_for
 from detente.node.sessions import Session
 from detente.node.settlement import log_settlements
-from detente.node.watchlog import on_watch, watch_entries
+from detente.node.watchlog import current_watch
 from detente.record.envelope import PRIORITIES, Envelope
 from detente.store.logs import LogStore
 
@@ -65,7 +67,7 @@ def overview(request: Request, session: SessionDep) -> Response:
         peers=peers["peers"],
         log_size=peers["log_size"],
         alarms=alarms,
-        on_watch=on_watch(watch_entries(node, limit=50)),
+        on_watch=current_watch(node),
         agreement=node.agreement,
     )
 
@@ -162,20 +164,17 @@ async def message(
         log = LogStore(conn, party)
         leaf = log.leaf(seq)
         if leaf is None:
-            raise InputError(f"this node holds no message {party}:{seq}")
+            raise NotFoundError(f"this node holds no message {party}:{seq}")
         body = log.body(seq)
     envelope = Envelope.from_leaf(leaf)
     receipts: list[dict[str, Any]] = []
-    if party == node.party:
-        found = api.outbox(node, session.operator, limit=_LIST_LIMIT)["messages"]
-        for item in found:
-            if item["header"]["seq"] == seq:
-                receipts = [{"peer": p, **state} for p, state in sorted(item["peers"].items())]
     received_at = None
-    if party != node.party:
-        for item in api.inbox(node, session.operator, limit=_LIST_LIMIT)["messages"]:
-            if item["header"]["sender"] == party and item["header"]["seq"] == seq:
-                received_at = item.get("received_at")
+    if party == node.party:
+        item = api.outbox_entry(node, seq)
+        if item is not None:
+            receipts = [{"peer": p, **state} for p, state in sorted(item["peers"].items())]
+    else:
+        received_at = api.received_at(node, party, seq)
     check = None
     if request.query_params.get("verify"):
         check = await run_in_threadpool(check_inclusion, node, party=party, seq=seq)
@@ -191,6 +190,7 @@ async def message(
         receipts=receipts,
         received_at=received_at,
         check=check,
+        sent=bool(request.query_params.get("sent")),
     )
 
 
@@ -242,8 +242,17 @@ async def record(request: Request, session: SessionDep) -> Response:
                 }
             )
     report = None
+    busy = False
     if request.query_params.get("verify"):
-        report = await run_in_threadpool(audit_node, node, workers=1)
+        # A full audit reads everything the node holds: one at a time.
+        lock: threading.Lock = request.app.state.console_audit
+        if lock.acquire(blocking=False):
+            try:
+                report = await run_in_threadpool(audit_node, node, workers=1)
+            finally:
+                lock.release()
+        else:
+            busy = True
     evidence = [a for a in list_alarms(node, include_acknowledged=True) if a.evidence is not None]
     return render(
         request,
@@ -253,6 +262,7 @@ async def record(request: Request, session: SessionDep) -> Response:
         witnesses=witnesses,
         settlements=settlements,
         report=report,
+        busy=busy,
         evidence=evidence,
     )
 
@@ -269,7 +279,7 @@ def evidence(
                 media_type="application/json",
                 headers={"Content-Disposition": f'attachment; filename="evidence-{alarm_id}.json"'},
             )
-    raise InputError(f"alarm {alarm_id} has no evidence")
+    raise NotFoundError(f"alarm {alarm_id} has no evidence")
 
 
 @router.get("/map")
@@ -280,7 +290,11 @@ def map_page(request: Request, session: SessionDep) -> Response:
         request,
         "map.html",
         session=session,
-        svg=render_map(node.agreement),
+        svg=render_map(
+            node.agreement,
+            label=translations(session.language).gettext("Map of the agreement's sites and zones"),
+            described_by="map-help",
+        ),
         sites=sorted(node.agreement.sites.values(), key=lambda s: s.id),
         zones=sorted(node.agreement.zones.values(), key=lambda z: z.id),
     )

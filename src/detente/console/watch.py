@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from detente.console.web import current_session, read_form, render
 from detente.node.directory import Node
 from detente.node.sessions import Session
-from detente.node.watchlog import NOTE_KINDS, add_note, on_watch, watch_entries
+from detente.node.watchlog import NOTE_KINDS, add_note, current_watch, watch_entries
 
 __all__ = ["router"]
 
@@ -29,7 +29,7 @@ def watch(request: Request, session: SessionDep) -> Response:
         "watch.html",
         session=session,
         entries=entries,
-        on_watch=on_watch(entries),
+        on_watch=current_watch(node),
         kinds=NOTE_KINDS,
     )
 

@@ -35,7 +35,7 @@ from markupsafe import Markup
 
 from detente.api.deps import read_limited
 from detente.console.i18n import translations
-from detente.errors import PermissionDeniedError
+from detente.errors import InputError, PermissionDeniedError
 from detente.node.alarms import list_alarms
 from detente.node.directory import Node
 from detente.node.sessions import Session, resume
@@ -88,12 +88,14 @@ def current_session(request: Request) -> Session:
     """
     node: Node = request.app.state.node
     token = request.cookies.get(cookie_name(node), "")
-    session = resume(node, token)
+    # The event stream reconnects by itself: it is not the officer's activity.
+    session = resume(node, token, touch=request.url.path != "/console/events")
     if session is None:
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
-        raise LoginRequired(target)
+        # After log-in the browser GETs ``next``: a form's action is no page.
+        raise LoginRequired(target if request.method == "GET" else "/console/")
     request.state.session = session
     return session
 
@@ -103,6 +105,7 @@ async def read_form(request: Request, session: Session | None) -> dict[str, list
 
     Raises:
         TooLargeError: the form is over :data:`MAX_FORM_BYTES`.
+        InputError: a value holds a NUL character (no database stores it).
         PermissionDeniedError: the CSRF token is missing or wrong.
     """
     raw = await read_limited(request, MAX_FORM_BYTES)
@@ -116,6 +119,8 @@ async def read_form(request: Request, session: Session | None) -> dict[str, list
         raise PermissionDeniedError(
             "the form's security token is missing or stale: reload the page"
         )
+    if any("\x00" in value for values in form.values() for value in values):
+        raise InputError("the form holds a NUL character, which no field may contain")
     return form
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -60,10 +61,25 @@ CONSOLE_OPERATORS = ("officer", "second")
 CONSOLE_PASSWORD = "demo-watch-2022"  # noqa: S105
 
 
+_GIVEN_PORTS: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port below the ephemeral range, which outgoing
+    connections draw from and could take before the node binds it."""
+    chooser = random.SystemRandom()
+    for _ in range(1000):
+        port = chooser.randrange(20000, 32768)
+        if port in _GIVEN_PORTS:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN_PORTS.add(port)
+        return port
+    raise StepFailed("no free loopback port in 20000-32767")
 
 
 @dataclass

@@ -30,11 +30,11 @@ Example:
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 
 from detente.errors import AuthenticationError, InputError, StoreError
@@ -42,7 +42,7 @@ from detente.node.directory import Node
 from detente.node.operators import Operator, Role
 from detente.node.watchlog import record
 from detente.record.envelope import format_time, parse_time
-from detente.store.schema import operators
+from detente.store.schema import console_sessions, operators
 
 __all__ = [
     "LOCKOUT",
@@ -62,6 +62,7 @@ LOCKOUT = timedelta(minutes=15)
 #: Shortest password accepted (NIST SP 800-63B section 5.1.1.2 asks for at least 8).
 MIN_PASSWORD_LENGTH = 12
 _MAX_PASSWORD_LENGTH = 1024
+_MAX_NAME_LENGTH = 64
 
 _HASHER = PasswordHasher()  # argon2id, t=3, m=64 MiB, p=4: RFC 9106 section 4, second option
 _DUMMY_HASH = _HASHER.hash("a password nobody has")
@@ -69,7 +70,7 @@ _REFUSED = "wrong name or password"
 
 
 def set_password(node: Node, name: str, password: str) -> None:
-    """Give operator ``name`` a console password; clears failures and any lockout.
+    """Give operator ``name`` a console password; clears failures, any lockout, their sessions.
 
     Raises:
         InputError: no such operator, or the password is too short or too long.
@@ -81,7 +82,13 @@ def set_password(node: Node, name: str, password: str) -> None:
         raise InputError(f"password: use at most {_MAX_PASSWORD_LENGTH} characters")
     hashed = _HASHER.hash(password)
     _update(node, name, password_hash=hashed, failed_logins=0, locked_until=None)
-    _log.info("operator %s given a console password", name)
+    try:
+        with node.database.engine.begin() as conn:
+            # A session opened with the old password must not outlive it.
+            conn.execute(delete(console_sessions).where(console_sessions.c.operator == name))
+    except DBAPIError as e:
+        raise StoreError(f"operator {name}: database error: {e.orig}") from e
+    _log.info("operator %s given a console password; their sessions ended", name)
 
 
 def unlock(node: Node, name: str) -> None:
@@ -107,50 +114,65 @@ def log_in(node: Node, name: str, password: str) -> Operator:
         StoreError: the database failed.
     """
     now = node.clock()
+    password = password[:_MAX_PASSWORD_LENGTH]
+    if not name or len(name) > _MAX_NAME_LENGTH:
+        _verify(_DUMMY_HASH, password)
+        raise AuthenticationError(_REFUSED)
     try:
-        with node.database.engine.begin() as conn:
-            row = conn.execute(select(operators).where(operators.c.name == name[:64])).one_or_none()
-            usable = row is not None and row.password_hash is not None
-            locked = (
-                row is not None
-                and row.locked_until is not None
-                and parse_time(row.locked_until) > now
-            )
-            stored = row.password_hash if usable and not locked and row is not None else None
-            right = _verify(stored or _DUMMY_HASH, password[:_MAX_PASSWORD_LENGTH])
-            if row is None or not usable:
-                raise AuthenticationError(_REFUSED)
-            if locked:
-                _log.info("console log-in refused: %s is locked out", name)
-                raise AuthenticationError(_REFUSED)
-            if right:
-                if row.failed_logins or row.locked_until:
-                    conn.execute(
-                        update(operators)
-                        .where(operators.c.name == name)
-                        .values(failed_logins=0, locked_until=None)
-                    )
-                return Operator(
-                    name=row.name, role=Role(row.role), created_at=parse_time(row.created_at)
-                )
-            failures = row.failed_logins + 1
-            values: dict[str, object] = {"failed_logins": failures}
-            if failures >= MAX_FAILURES:
-                values = {"failed_logins": 0, "locked_until": format_time(now + LOCKOUT)}
-            conn.execute(update(operators).where(operators.c.name == name).values(**values))
-            if failures >= MAX_FAILURES:
-                record(
-                    conn,
-                    at=now,
-                    operator=name,
-                    kind="lockout",
-                    text=f"{MAX_FAILURES} wrong passwords in a row: locked until "
-                    f"{format_time(now + LOCKOUT)}",
-                )
-                _log.warning("console log-in: %s locked out after %d failures", name, failures)
+        with node.database.engine.connect() as conn:
+            row = conn.execute(select(operators).where(operators.c.name == name)).one_or_none()
     except DBAPIError as e:
         raise StoreError(f"operators: database error: {e.orig}") from e
+    usable = row is not None and row.password_hash is not None
+    locked = row is not None and row.locked_until is not None and parse_time(row.locked_until) > now
+    stored = row.password_hash if row is not None and usable and not locked else None
+    right = _verify(stored or _DUMMY_HASH, password)
+    if row is None or not usable:
+        raise AuthenticationError(_REFUSED)
+    if locked:
+        _log.info("console log-in refused: %s is locked out", row.name)
+        raise AuthenticationError(_REFUSED)
+    if right:
+        if row.failed_logins or row.locked_until:
+            _update(node, row.name, failed_logins=0, locked_until=None)
+        return Operator(name=row.name, role=Role(row.role), created_at=parse_time(row.created_at))
+    _count_failure(node, row.name, now)
     raise AuthenticationError(_REFUSED)
+
+
+def _count_failure(node: Node, name: str, now: datetime) -> None:
+    """Count a wrong password atomically; lock the account at the limit.
+
+    The increment happens in the database (``failed_logins + 1``), so
+    attempts made at the same time each count: parallel guessing cannot
+    slip past the limit.
+    """
+    try:
+        with node.database.engine.begin() as conn:
+            failures = conn.execute(
+                update(operators)
+                .where(operators.c.name == name)
+                .values(failed_logins=operators.c.failed_logins + 1)
+                .returning(operators.c.failed_logins)
+            ).scalar_one_or_none()
+            if failures is None or failures < MAX_FAILURES:
+                return
+            until = format_time(now + LOCKOUT)
+            conn.execute(
+                update(operators)
+                .where(operators.c.name == name)
+                .values(failed_logins=0, locked_until=until)
+            )
+            record(
+                conn,
+                at=now,
+                operator=name,
+                kind="lockout",
+                text=f"{MAX_FAILURES} wrong passwords in a row: locked until {until}",
+            )
+    except DBAPIError as e:
+        raise StoreError(f"operators: database error: {e.orig}") from e
+    _log.warning("console log-in: %s locked out after %d failures", name, failures)
 
 
 def _verify(hashed: str, password: str) -> bool:

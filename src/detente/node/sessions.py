@@ -104,11 +104,13 @@ def open_session(node: Node, operator: Operator) -> tuple[str, Session]:
     return token, Session(operator, csrf, language or "en", expires)
 
 
-def resume(node: Node, token: str) -> Session | None:
+def resume(node: Node, token: str, *, touch: bool = True) -> Session | None:
     """The live session whose cookie token is ``token``, or None.
 
     Reads the operator's row each time: a removed operator or a changed
-    role takes effect on the next request.
+    role takes effect on the next request. With ``touch``, the request
+    counts as activity; the console's event stream does not (a tab left
+    open must not keep an unattended session alive).
 
     Raises:
         StoreError: the database failed.
@@ -131,7 +133,7 @@ def resume(node: Node, token: str) -> Session | None:
             if expires <= now or parse_time(row.last_seen_at) + IDLE <= now:
                 conn.execute(delete(console_sessions).where(console_sessions.c.digest == digest))
                 return None
-            if now - parse_time(row.last_seen_at) >= _TOUCH_EVERY:
+            if touch and now - parse_time(row.last_seen_at) >= _TOUCH_EVERY:
                 conn.execute(
                     update(console_sessions)
                     .where(console_sessions.c.digest == digest)

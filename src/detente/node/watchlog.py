@@ -35,6 +35,7 @@ __all__ = [
     "NOTE_KINDS",
     "WatchEntry",
     "add_note",
+    "current_watch",
     "on_watch",
     "record",
     "watch_entries",
@@ -131,6 +132,25 @@ def watch_entries(node: Node, *, limit: int = 200) -> list[WatchEntry]:
         WatchEntry(id=r.id, at=parse_time(r.at), operator=r.operator, kind=r.kind, text=r.text)
         for r in rows
     ]
+
+
+def current_watch(node: Node) -> str | None:
+    """Who holds the watch, from the newest taking or handing over of it.
+
+    Raises:
+        StoreError: the database failed.
+    """
+    try:
+        with node.database.engine.connect() as conn:
+            row = conn.execute(
+                select(watch_log.c.operator, watch_log.c.kind)
+                .where(watch_log.c.kind.in_(("on_watch", "handover")))
+                .order_by(watch_log.c.id.desc())
+                .limit(1)
+            ).one_or_none()
+    except DBAPIError as e:
+        raise StoreError(f"watch log: database error: {e.orig}") from e
+    return None if row is None or row.kind == "handover" else str(row.operator)
 
 
 def on_watch(entries: list[WatchEntry]) -> str | None:

@@ -50,17 +50,30 @@
     }
   }
 
+  // A region is left alone while the officer is in it or has typed into it.
+  function busy(region) {
+    if (region.contains(document.activeElement)) return true;
+    for (const field of region.querySelectorAll("input, textarea")) {
+      if (field.type !== "hidden" && field.value !== field.defaultValue) return true;
+    }
+    return false;
+  }
+
   async function refresh() {
-    const response = await fetch(location.href, { credentials: "same-origin" });
+    // The page as it is now, without re-running a verification it showed.
+    const url = new URL(location.href);
+    url.searchParams.delete("verify");
+    const response = await fetch(url, { credentials: "same-origin" });
     if (!response.ok) return;
     const doc = new DOMParser().parseFromString(await response.text(), "text/html");
     for (const fresh of doc.querySelectorAll("[data-live]")) {
       const name = fresh.getAttribute("data-live");
       const current = document.querySelector('[data-live="' + name + '"]');
-      if (current && current.innerHTML !== fresh.innerHTML) {
-        if (current.contains(document.activeElement)) continue; // never pull focus away
-        current.replaceWith(fresh);
-        localTimes(fresh);
+      if (current && current.innerHTML !== fresh.innerHTML && !busy(current)) {
+        // The element stays (a live region is announced only if it persists).
+        current.innerHTML = fresh.innerHTML;
+        for (const attr of fresh.attributes) current.setAttribute(attr.name, attr.value);
+        localTimes(current);
       }
     }
     body.dataset.refreshed = String(Number(body.dataset.refreshed || "0") + 1);
@@ -73,7 +86,12 @@
     let alarms = null;
     const source = new EventSource(url);
     source.addEventListener("open", () => { body.dataset.live = "connected"; });
-    source.addEventListener("error", () => { body.dataset.live = "reconnecting"; });
+    source.addEventListener("error", () => {
+      // A closed stream (the session ended) does not come back by itself.
+      body.dataset.live = source.readyState === EventSource.CLOSED ? "stopped" : "reconnecting";
+      const status = document.getElementById("live-status");
+      if (status && source.readyState === EventSource.CLOSED) status.hidden = false;
+    });
     source.addEventListener("change", (event) => {
       const data = JSON.parse(event.data);
       if (data.flash || (alarms !== null && data.alarms > alarms)) {
@@ -85,6 +103,11 @@
       version = data.version;
       body.dataset.live = "connected";
     });
+  }
+
+  // The officer has seen the alert once they touch the page.
+  for (const kind of ["keydown", "pointerdown"]) {
+    document.addEventListener(kind, () => body.classList.remove("flash"));
   }
 
   localTimes(document);
