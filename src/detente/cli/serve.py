@@ -6,9 +6,7 @@ import signal
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from detente.api import create_app
 from detente.cli._node import DirOption, node_dir, passphrase_provider
 from detente.cli._output import command_errors, out
 from detente.node import open_node
@@ -35,7 +33,13 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run this node: peer and operator API, and the background sender."""
+    """Run this node: peer and operator API, the console, and the background sender."""
+    # Imported here: the web application (FastAPI, the console's templates
+    # and catalogs) is not needed by the other commands, run many times a day.
+    import uvicorn
+
+    from detente.api import create_app
+
     node = open_node(node_dir(directory), passphrase=passphrase_provider)
     try:
         _ = node.key  # unlock before serving, not on the first request

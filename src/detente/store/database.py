@@ -20,11 +20,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from detente.errors import ConfigError, StoreError
+from detente.store.schema import metadata
 
 __all__ = ["Database", "migrate", "open_database", "redact_url", "sqlite_url"]
 
@@ -94,8 +95,16 @@ def _make_engine(url: str) -> Engine:
     )
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, *, build_empty: bool = True) -> None:
     """Bring the schema to the newest Alembic revision.
+
+    An empty database (no table at all) is built from the declared schema
+    in one step and stamped at the newest revision, as Alembic's cookbook
+    advises for new databases: replaying every migration costs several
+    times as long, for every node ever created (and every test).
+    ``tests/store/test_migrations.py`` checks that replaying the migrations
+    (``build_empty=False``) builds exactly the same schema. A database
+    that holds tables is always upgraded migration by migration.
 
     Raises:
         StoreError: the database cannot be reached or migrated.
@@ -106,7 +115,11 @@ def migrate(engine: Engine) -> None:
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            if build_empty and not inspect(connection).get_table_names():
+                metadata.create_all(connection)
+                command.stamp(config, "head")
+            else:
+                command.upgrade(config, "head")
     except SQLAlchemyError as e:
         raise StoreError(f"cannot migrate the database: {e}") from e
 
