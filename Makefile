@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# Test processes (pytest-xdist), one test file per process at a time: much
+# of the suite waits on real servers, subprocesses and databases.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install chromium catalogs test lint typecheck pytest demo bench clean
 
@@ -42,7 +45,7 @@ pytest: install chromium
 	if [ -n "$$url" ]; then echo "databases tested: SQLite and PostgreSQL ($$url)"; \
 	elif [ "$${CI:-}" = "true" ]; then echo "CI=true and no PostgreSQL answers at $(PG_URL): failing" >&2; exit 1; \
 	else echo "databases tested: SQLite only (no PostgreSQL at $(PG_URL))"; fi; \
-	DETENTE_TEST_DATABASE_URL="$$url" $(BIN)/pytest $(PYTEST_ARGS)
+	DETENTE_TEST_DATABASE_URL="$$url" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

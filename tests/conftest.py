@@ -16,6 +16,10 @@ from detente.store.database import sqlite_url
 
 PG_URL = os.environ.get("DETENTE_TEST_DATABASE_URL", "")
 
+# Rich sizes the CLI's tables to the terminal; test workers (pytest-xdist)
+# have none, and a narrow default would wrap the names the tests look for.
+os.environ.setdefault("COLUMNS", "160")
+
 
 def pytest_report_header(config: pytest.Config) -> str:
     if PG_URL:
