@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,17 @@ PAGES = [
 ]
 
 CONTRAST = (Path(__file__).parent / "contrast.js").read_text()
+
+
+@contextmanager
+def two_browsers(chromium):
+    """Two pages in separate browser profiles: two officers at two desks."""
+    contexts = [chromium.new_context(viewport={"width": 1280, "height": 800}) for _ in range(2)]
+    try:
+        yield [c.new_page() for c in contexts]
+    finally:
+        for c in contexts:
+            c.close()
 
 
 def _watch_csp(page):
@@ -89,14 +101,10 @@ def test_a_viewer_cannot_send(demo, context):
 
 
 def test_a_message_arrives_live_and_shows_receipted(demo, chromium):
-    us = chromium.new_context(viewport={"width": 1280, "height": 800})
-    ru = chromium.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        reader = ru.new_page()
+    with two_browsers(chromium) as (reader, writer):
         log_in(reader, demo, "ru", "officer")
         reader.goto(demo.url("ru", "/console/inbox"))
         expect(reader.locator("body")).to_have_attribute("data-live", "connected")
-        writer = us.new_page()
         log_in(writer, demo, "us", "officer")
         writer.goto(demo.url("us", "/console/compose?type=message"))
         writer.fill("#body\\.text", "Proposal: resume the link test schedule of 1 December.")
@@ -125,20 +133,13 @@ def test_a_message_arrives_live_and_shows_receipted(demo, chromium):
         writer.click("#verify")
         expect(writer.locator("#verify-result")).to_contain_text("Verified.")
         shot(writer, "us-verify")
-    finally:
-        us.close()
-        ru.close()
 
 
 def test_a_flash_message_sounds_the_alert(demo, chromium):
-    ru = chromium.new_context(viewport={"width": 1280, "height": 800})
-    us = chromium.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        reader = ru.new_page()
+    with two_browsers(chromium) as (reader, writer):
         log_in(reader, demo, "ru", "second")
         reader.goto(demo.url("ru", "/console/inbox?priority=FLASH"))
         expect(reader.locator("body")).to_have_attribute("data-live", "connected")
-        writer = us.new_page()
         log_in(writer, demo, "us", "second")
         writer.goto(demo.url("us", "/console/compose?type=message"))
         writer.fill("#body\\.text", "Aircraft closing on USS Porter, 55.1N 19.9E.")
@@ -150,9 +151,6 @@ def test_a_flash_message_sounds_the_alert(demo, chromium):
         expect(reader.locator("body")).to_have_class(re.compile(r"\bflash\b"))
         assert int(reader.locator("body").get_attribute("data-alerted")) >= 1
         shot(reader, "ru-flash")
-    finally:
-        us.close()
-        ru.close()
 
 
 def test_an_alarm_sounds_and_stays_until_acknowledged(demo, context):
@@ -169,10 +167,7 @@ def test_an_alarm_sounds_and_stays_until_acknowledged(demo, context):
 
 
 def test_two_person_release(demo, chromium):
-    first = chromium.new_context(viewport={"width": 1280, "height": 800})
-    other = chromium.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        proposer = first.new_page()
+    with two_browsers(chromium) as (proposer, approver):
         log_in(proposer, demo, "nato", "officer")
         proposer.goto(demo.url("nato", "/console/compose?type=suspension"))
         expect(proposer.locator("p.notice")).to_contain_text("two-person release")
@@ -185,7 +180,6 @@ def test_two_person_release(demo, chromium):
         expect(card).to_contain_text("A second operator must approve it.")
         expect(card.locator("button", has_text="Approve")).to_have_count(0)
         shot(proposer, "release-proposed")
-        approver = other.new_page()
         log_in(approver, demo, "nato", "second")
         approver.goto(demo.url("nato", "/console/releases"))
         approver.locator("article.release").first.locator("button.primary").click()
@@ -194,9 +188,6 @@ def test_two_person_release(demo, chromium):
         shot(approver, "release-approved")
         proposer.goto(demo.url("nato", "/console/watch"))
         expect(proposer.locator("#watch-log")).to_contain_text("released")
-    finally:
-        first.close()
-        other.close()
 
 
 def test_the_russian_interface(demo, context):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-import socket
 import threading
 import time
 
@@ -11,35 +9,10 @@ import httpx
 import uvicorn
 
 from detente.api import create_app
+from detente.demo.ports import free_port
 from detente.node import Node
 
-# Ports handed out to this test process, never handed out twice.
-_GIVEN: set[int] = set()
-_GIVEN_LOCK = threading.Lock()
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on, below Linux's ephemeral range.
-
-    A port the kernel picks for ``bind(0)`` comes from the ephemeral range
-    (32768-60999), the same range outgoing connections take their local
-    ports from: between this call and the server's own bind, a client of
-    another test could take it ("address already in use"). Ports from
-    20000-32767 are never taken that way, and none is given out twice.
-    """
-    with _GIVEN_LOCK:
-        for _ in range(1000):
-            port = secrets.SystemRandom().randrange(20000, 32768)
-            if port in _GIVEN:
-                continue
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            _GIVEN.add(port)
-            return port
-    raise RuntimeError("no free loopback port in 20000-32767")
+__all__ = ["Router", "ServedNode", "free_port"]
 
 
 class ServedNode:

@@ -35,6 +35,7 @@ from markupsafe import Markup
 
 from detente.api.deps import read_limited
 from detente.console.i18n import translations
+from detente.console.snapshot import encode, snapshot
 from detente.errors import InputError, PermissionDeniedError
 from detente.node.alarms import list_alarms
 from detente.node.directory import Node
@@ -97,6 +98,10 @@ def current_session(request: Request) -> Session:
         # After log-in the browser GETs ``next``: a form's action is no page.
         raise LoginRequired(target if request.method == "GET" else "/console/")
     request.state.session = session
+    if request.method == "GET" and request.url.path != "/console/events":
+        # Read before the page reads its data: a change that lands meanwhile
+        # makes the stream's first event differ, and the page refreshes.
+        request.state.version = encode(snapshot(node))
     return session
 
 
@@ -168,6 +173,7 @@ def render(
     """Render a page in the operator's language (the browser's before log-in)."""
     node: Node = request.app.state.node
     language = session.language if session is not None else context.pop("language", "en")
+    version = getattr(request.state, "version", "")
     env = _environment(language)
     page = env.get_template(template).render(
         node=node,
@@ -178,6 +184,7 @@ def render(
         path=request.url.path,
         quote=quote,
         banner_alarms=[] if session is None else list_alarms(node),
+        version=version if session is not None else "",
         **context,
     )
     return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})

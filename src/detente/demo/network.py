@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -38,6 +36,7 @@ import httpx
 from rich.panel import Panel
 from rich.table import Table
 
+from detente.demo.ports import free_port
 from detente.demo.story import StepFailed, Story, console
 
 __all__ = ["run"]
@@ -59,27 +58,6 @@ POLICY = "settled"
 # two-person release can be shown. Shown on screen; a demo, not a secret.
 CONSOLE_OPERATORS = ("officer", "second")
 CONSOLE_PASSWORD = "demo-watch-2022"  # noqa: S105
-
-
-_GIVEN_PORTS: set[int] = set()
-
-
-def _free_port() -> int:
-    """A free loopback port below the ephemeral range, which outgoing
-    connections draw from and could take before the node binds it."""
-    chooser = random.SystemRandom()
-    for _ in range(1000):
-        port = chooser.randrange(20000, 32768)
-        if port in _GIVEN_PORTS:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _GIVEN_PORTS.add(port)
-        return port
-    raise StepFailed("no free loopback port in 20000-32767")
 
 
 @dataclass
@@ -143,7 +121,7 @@ class _Node:
 
 class _Network:
     def __init__(self, workdir: Path) -> None:
-        self.nodes = {p: _Node(p, workdir / p, _free_port()) for p in NODES}
+        self.nodes = {p: _Node(p, workdir / p, free_port()) for p in NODES}
         self.client = httpx.Client(timeout=10)
 
     def api(self, party: str, method: str, path: str, **kwargs: Any) -> Any:
@@ -416,7 +394,7 @@ def _someone_cheats(story: Story, network: _Network, workdir: Path) -> None:
     )
     ru = network.nodes["ru"]
     ru.stop()
-    fork = _Node("ru", workdir / "ru-fork", _free_port(), token=ru.token)
+    fork = _Node("ru", workdir / "ru-fork", free_port(), token=ru.token)
     shutil.copytree(ru.directory, fork.directory)
     _only_peer(ru.directory, "us")
     _only_peer(fork.directory, "nato", WITNESS)

@@ -82,8 +82,11 @@
   function listen() {
     const url = body.dataset.liveEvents;
     if (!url || !window.EventSource) return;
-    let version = null;
-    let alarms = null;
+    // The snapshot the page was rendered from: the first event differs from
+    // it if anything changed since, and the page then refreshes.
+    let version = body.dataset.version || null;
+    const banner = document.getElementById("alarm-banner");
+    let alarms = banner ? Number(banner.dataset.alarms || "0") : null;
     const source = new EventSource(url);
     source.addEventListener("open", () => { body.dataset.live = "connected"; });
     source.addEventListener("error", () => {

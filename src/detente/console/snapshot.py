@@ -1,0 +1,117 @@
+"""What the console's pages show, summed up as a snapshot of table sizes (pure reads).
+
+A page carries the snapshot it was rendered from (``data-version``) and
+the event stream compares against it, so a change that lands between the
+page's rendering and the stream's first event is not missed.
+
+Example:
+    >>> snapshot = ((("us", 2),), (0,) * 8, 1)
+    >>> decode(encode(snapshot)) == snapshot
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from sqlalchemy import func, select
+
+from detente.node.directory import Node
+from detente.record.envelope import Envelope
+from detente.store.logs import LogStore
+from detente.store.schema import (
+    alarms,
+    cosignatures,
+    early_entries,
+    entries,
+    priority_lane,
+    releases,
+    watch_log,
+)
+
+__all__ = ["COUNTERS", "Snapshot", "decode", "encode", "flash_arrived", "snapshot"]
+
+_FLASH_SCAN = 200
+COUNTERS = 8
+_MAX_EVENT_ID = 8192
+
+Snapshot = tuple[tuple[tuple[str, int], ...], tuple[int, ...], int]
+"""(per log: party and size; other tables' counters; unacknowledged alarms)."""
+
+
+def snapshot(node: Node) -> Snapshot:
+    """The sizes that change when anything a page shows changes."""
+    with node.database.engine.connect() as conn:
+        sizes = tuple(
+            (str(party), int(top) + 1)
+            for party, top in conn.execute(
+                select(entries.c.party, func.max(entries.c.seq))
+                .group_by(entries.c.party)
+                .order_by(entries.c.party)
+            )
+        )
+        counters = tuple(
+            int(conn.execute(query).scalar_one() or 0)
+            for query in (
+                select(func.count()).select_from(cosignatures),
+                select(func.count()).select_from(early_entries),
+                select(func.count(priority_lane.c.receipted_at)),
+                select(func.max(alarms.c.id)),
+                select(func.count(alarms.c.acknowledged_at)),
+                select(func.count()).select_from(releases),
+                select(func.count(releases.c.decided_at)),
+                select(func.max(watch_log.c.id)),
+            )
+        )
+        unacknowledged = int(
+            conn.execute(
+                select(func.count()).select_from(alarms).where(alarms.c.acknowledged_at.is_(None))
+            ).scalar_one()
+        )
+    return sizes, counters, unacknowledged
+
+
+def flash_arrived(node: Node, before: Snapshot, after: Snapshot) -> bool:
+    """Whether a FLASH message to this party is among the entries new since ``before``."""
+    old = dict(before[0])
+    with node.database.engine.connect() as conn:
+        for party, size in after[0]:
+            if party == node.party:
+                continue
+            start = max(old.get(party, 0), size - _FLASH_SCAN)
+            for batch in LogStore(conn, party).iter_entries(start, size):
+                for row in batch:
+                    header = Envelope.from_leaf(row.leaf).header
+                    if header.priority == "FLASH" and node.party in header.to:
+                        return True
+        # Ahead of the log, through the priority lane.
+        if after[1][1] > before[1][1]:
+            rows = conn.execute(
+                select(early_entries.c.leaf).order_by(early_entries.c.received_at.desc()).limit(20)
+            ).scalars()
+            for leaf in rows:
+                header = Envelope.from_leaf(bytes(leaf)).header
+                if header.priority == "FLASH" and node.party in header.to:
+                    return True
+    return False
+
+
+def encode(current: Snapshot) -> str:
+    """A snapshot as an event id, which the browser sends back when it reconnects."""
+    return base64.urlsafe_b64encode(json.dumps(current, separators=(",", ":")).encode()).decode()
+
+
+def decode(event_id: str | None) -> Snapshot | None:
+    """The snapshot of a ``Last-Event-ID`` header, or None if it is not one of ours."""
+    if not event_id or len(event_id) > _MAX_EVENT_ID:
+        return None
+    try:
+        sizes, counters, unacknowledged = json.loads(base64.urlsafe_b64decode(event_id))
+        return (
+            tuple((str(p), int(n)) for p, n in sizes),
+            tuple(int(n) for n in counters),
+            int(unacknowledged),
+        )
+    except (ValueError, TypeError, OverflowError):
+        return None
