@@ -4,7 +4,7 @@ import pytest
 
 from detente.errors import InputError
 from detente.node.alarms import acknowledge, list_alarms, raise_alarm
-from detente.node.watchlog import MAX_NOTE_LENGTH, add_note, on_watch, watch_entries
+from detente.node.watchlog import MAX_NOTE_LENGTH, add_note, current_watch, watch_entries
 
 
 def test_notes_come_back_newest_first(node):
@@ -16,14 +16,14 @@ def test_notes_come_back_newest_first(node):
 
 
 def test_who_is_on_watch(node):
-    assert on_watch(watch_entries(node)) is None
+    assert current_watch(node) is None
     add_note(node, operator="alice", kind="on_watch", text="")
     add_note(node, operator="alice", kind="note", text="quiet")
-    assert on_watch(watch_entries(node)) == "alice"
+    assert current_watch(node) == "alice"
     add_note(node, operator="alice", kind="handover", text="Nothing open.")
-    assert on_watch(watch_entries(node)) is None
+    assert current_watch(node) is None
     add_note(node, operator="bob", kind="on_watch", text="")
-    assert on_watch(watch_entries(node)) == "bob"
+    assert current_watch(node) == "bob"
 
 
 @pytest.mark.parametrize(

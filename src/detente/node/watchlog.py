@@ -36,7 +36,6 @@ __all__ = [
     "WatchEntry",
     "add_note",
     "current_watch",
-    "on_watch",
     "record",
     "watch_entries",
 ]
@@ -151,16 +150,3 @@ def current_watch(node: Node) -> str | None:
     except DBAPIError as e:
         raise StoreError(f"watch log: database error: {e.orig}") from e
     return None if row is None or row.kind == "handover" else str(row.operator)
-
-
-def on_watch(entries: list[WatchEntry]) -> str | None:
-    """Who holds the watch: the last to take it, unless they handed it over since.
-
-    ``entries`` newest first, as :func:`watch_entries` gives them.
-    """
-    for entry in entries:
-        if entry.kind == "on_watch":
-            return entry.operator
-        if entry.kind == "handover":
-            return None
-    return None
