@@ -42,7 +42,7 @@ from detente.agreement._base import ANY_PARTY, Frozen, Positive, Slug, Text
 from detente.agreement.counting import Category, CountingRule, Limit
 from detente.agreement.deadlines import AfterMessage
 from detente.agreement.geography import Site, Zone
-from detente.agreement.hotline import Hotline, IncidentThresholds
+from detente.agreement.hotline import ACK_TYPE, Hotline, IncidentThresholds, Template
 from detente.agreement.inspections import InspectionType
 from detente.agreement.messages import FREE_TEXT_TYPE, MessageType, free_text_message_type
 from detente.agreement.suspension import SUSPENSION_TYPES, suspension_message_types
@@ -63,6 +63,7 @@ __all__ = [
     "Problem",
     "dotted",
     "reference_problems",
+    "hotline_problems",
     "release_problems",
 ]
 
@@ -81,6 +82,7 @@ KEYED_SECTIONS = (
     "sites",
     "message_types",
     "inspection_types",
+    "templates",
 )
 
 FieldPath = tuple[str | int, ...]
@@ -118,6 +120,7 @@ class AgreementContent(Frozen):
     sites: dict[Slug, Site] = Field(default_factory=dict)
     message_types: dict[Slug, MessageType] = Field(default_factory=dict)
     inspection_types: dict[Slug, InspectionType] = Field(default_factory=dict)
+    templates: dict[Slug, Template] = Field(default_factory=dict)
     hotline: Hotline | None = None
     incident_thresholds: IncidentThresholds | None = None
     skew_seconds: Positive = DEFAULT_SKEW_SECONDS
@@ -369,7 +372,34 @@ def reference_problems(agreement: AgreementContent) -> list[Problem]:
                     f"unknown category {it.proportional.category!r}",
                 )
             )
+    problems.extend(hotline_problems(agreement))
     problems.extend(release_problems(agreement))
+    return problems
+
+
+def hotline_problems(agreement: AgreementContent) -> list[Problem]:
+    """Names the hotline uses that the agreement does not define."""
+    line = agreement.hotline
+    if line is None:
+        return []
+    problems: list[Problem] = []
+    for j, type_id in enumerate(line.acknowledged):
+        if type_id not in agreement.message_types:
+            problems.append(
+                Problem(("hotline", "acknowledged", j), f"unknown message type {type_id!r}")
+            )
+    if line.acknowledged and ACK_TYPE not in agreement.message_types:
+        problems.append(
+            Problem(
+                ("hotline", "acknowledged"),
+                f"acknowledgements need the message type {ACK_TYPE!r} "
+                "(include incsea-1972, which defines the line's types)",
+            )
+        )
+    parties = agreement.party_ids()
+    for party in line.escalation:
+        if party not in parties:
+            problems.append(Problem(("hotline", "escalation", party), f"unknown party {party!r}"))
     return problems
 
 

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import insert
 
 from detente import __version__
-from detente.api import alarms, measures, messages, peer, releases, settlement
+from detente.api import alarms, hotline, measures, messages, peer, releases, settlement
 from detente.console.app import error_page, install_console
 from detente.crypto.keys import VerifierKey
 from detente.errors import (
@@ -49,6 +49,7 @@ from detente.exchange.httpsig import DatabaseReplayGuard, PeerAuth, RequestVerif
 from detente.exchange.peerkeys import RequestKeys, request_keys
 from detente.exchange.sender import Sender
 from detente.node.directory import Node
+from detente.node.hotline import LineWatch
 from detente.node.operators import VerificationCache
 from detente.record.envelope import format_time
 from detente.store.logs import LogStore
@@ -106,6 +107,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sender = None
+        watch = None
         client = peer_client
         if start_sender:
             client = client or httpx.Client(
@@ -116,9 +118,14 @@ def create_app(
             )
             app.state.sender = sender
             sender.start()
+            if node.agreement.hotline is not None and not node.is_witness:
+                watch = LineWatch(node, on_sent=sender.wake)
+                watch.start()
         try:
             yield
         finally:
+            if watch is not None:
+                watch.stop()
             if sender is not None:
                 sender.stop()
             if client is not None and peer_client is None:
@@ -146,6 +153,7 @@ def create_app(
     app.include_router(messages.router)
     app.include_router(releases.router)
     app.include_router(alarms.router)
+    app.include_router(hotline.router)
     app.include_router(measures.router)
     app.include_router(settlement.router)
 

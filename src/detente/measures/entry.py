@@ -41,6 +41,7 @@ class Entry:
         to: its recipients.
         refs: entries it answers or cites, as ``party:seq``.
         exercise: exercise traffic, which never counts towards real obligations.
+        priority: its precedence (FLASH, IMMEDIATE, PRIORITY, ROUTINE).
         body: the parsed body where this node holds it, else None.
         received: per party, when that party received it (None: not yet);
             parties this node cannot see are absent.
@@ -53,6 +54,7 @@ class Entry:
     to: tuple[str, ...] = ()
     refs: tuple[str, ...] = ()
     exercise: bool = False
+    priority: str = "ROUTINE"
     body: Mapping[str, Any] | None = None
     received: Mapping[str, datetime | None] = field(default_factory=dict)
 

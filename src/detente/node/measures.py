@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from detente.agreement import AfterMessage, Agreement
+from detente.agreement.hotline import LINE_ANSWERS, LINE_OPENERS
 from detente.agreement.suspension import SUSPENSION_TYPES
 from detente.errors import BodyError
 from detente.measures.entry import Entry
@@ -106,6 +107,7 @@ def load_entries(
                     to=header.to,
                     refs=header.refs,
                     exercise=header.exercise,
+                    priority=header.priority,
                     body=body if isinstance(body, dict) else None,
                     received={p: _receipt(r, row.seq) for p, r in stamps.items()},
                 )
@@ -144,12 +146,24 @@ def obligation_report(node: Node, *, since: date | None = None) -> Report:
     return fold_obligations(node.agreement, entries, now=now, since=start)
 
 
-def default_to(agreement: Agreement, party: str, type_id: str) -> tuple[str, ...]:
-    """Recipients of a draft that names none: every other party for a suspension or
-    resumption (each must hear of it), none otherwise."""
-    if type_id not in SUSPENSION_TYPES:
-        return ()
-    return tuple(sorted(agreement.party_ids() - {party}))
+def default_to(
+    agreement: Agreement, party: str, type_id: str, refs: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """Recipients of a draft that names none.
+
+    Every other party for a suspension or resumption (each must hear of it)
+    and for what opens something on the emergency line (a message, an
+    incident report, a notice, a link test); the parties of the entries
+    cited for what answers on the line (an acknowledgement, an account, a
+    status, a reply); none otherwise.
+    """
+    others = tuple(sorted(agreement.party_ids() - {party}))
+    if type_id in SUSPENSION_TYPES or type_id in LINE_OPENERS:
+        return others
+    if type_id in LINE_ANSWERS:
+        cited = {ref.partition(":")[0] for ref in refs}
+        return tuple(p for p in others if p in cited)
+    return ()
 
 
 def check_drafts(

@@ -32,6 +32,7 @@ from detente.errors import (
     VerificationError,
 )
 from detente.node.directory import Node
+from detente.node.line import check_line_drafts
 from detente.node.measures import check_drafts, default_to
 from detente.record.admission import check_rules
 from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
@@ -207,7 +208,7 @@ class LogWriter:
                 created=created,
                 type=draft.type,
                 body=body,
-                to=draft.to or default_to(agreement, node.party, draft.type),
+                to=draft.to or default_to(agreement, node.party, draft.type, draft.refs),
                 refs=draft.refs,
                 article=draft.article if draft.article is not None else message_type.article,
                 priority=draft.priority or str(message_type.priority),
@@ -223,6 +224,7 @@ class LogWriter:
             envelopes.append(envelope)
             bodies.append(body)
         check_drafts(conn, node, envelopes, bodies=[d.body for d in drafts])
+        check_line_drafts(conn, node, envelopes, bodies=[d.body for d in drafts])
         return envelopes, bodies
 
     def _append(self, conn: Connection, drafts: Sequence[Draft]) -> AppendResult:
