@@ -104,6 +104,7 @@ class LinkState(enum.StrEnum):
     OK = "ok"
     UNANSWERED = "unanswered"  # me's newest test not receipted in time
     MISSED = "missed"  # the other party's tests stopped coming
+    DOWN = "down"  # both
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,10 @@ class Acknowledgement:
 
 @dataclass(frozen=True)
 class LinkStatus:
-    """The link with ``party``: ``me``'s newest test to it, and its tests to ``me``."""
+    """The link with ``party``: ``me``'s newest test to it, and its tests to ``me``.
+
+    ``unanswered`` and ``missed`` are the two directions; ``state`` sums them up.
+    """
 
     party: str
     state: LinkState
@@ -170,6 +174,16 @@ class LinkStatus:
     answered_at: datetime | None
     last_received: datetime | None
     expected_by: datetime
+
+    @property
+    def unanswered(self) -> bool:
+        """``me``'s newest test to ``party`` went unreceipted past the answer time."""
+        return self.state in (LinkState.UNANSWERED, LinkState.DOWN)
+
+    @property
+    def missed(self) -> bool:
+        """``party``'s tests to ``me`` stopped coming."""
+        return self.state in (LinkState.MISSED, LinkState.DOWN)
 
     def to_json(self) -> dict[str, Any]:
         """As the API shows it."""
@@ -489,12 +503,14 @@ def _links(
         heard = [e.given_to(me) for e in tests if e.party == party and me in e.to]
         received = max((t for t in heard if t is not None), default=None)
         expected_by = (received or since) + interval + answer
-        if last is not None and answered is None and now > last.created + answer:
-            state = LinkState.UNANSWERED
-        elif now > expected_by:
-            state = LinkState.MISSED
-        else:
-            state = LinkState.OK
+        unanswered = last is not None and answered is None and now > last.created + answer
+        missed = now > expected_by
+        state = {
+            (False, False): LinkState.OK,
+            (True, False): LinkState.UNANSWERED,
+            (False, True): LinkState.MISSED,
+            (True, True): LinkState.DOWN,
+        }[(unanswered, missed)]
         out.append(
             LinkStatus(
                 party=party,

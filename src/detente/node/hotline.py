@@ -48,7 +48,7 @@ from detente.agreement.hotline import (
     NOTICE_TYPE,
 )
 from detente.errors import InputError, NotFoundError
-from detente.measures.hotline import AckState, Line, LinkState
+from detente.measures.hotline import AckState, Line
 from detente.node.alarms import raise_alarm
 from detente.node.directory import Node
 from detente.node.line import line_entries, line_state
@@ -355,21 +355,21 @@ def watch_line(node: Node) -> WatchResult:
         if raise_alarm(node, kind="ack_overdue", party=party, detail=detail):
             result.alarms.append(detail)
     for link in line.links:
-        if link.state is LinkState.UNANSWERED:
-            detail = (
+        details = []
+        if link.unanswered:
+            details.append(
                 f"link test {link.last_sent_ref} to {link.party} not receipted within "
                 f"{hotline.answer_within}"
             )
-        elif link.state is LinkState.MISSED:
+        if link.missed:
             last = format_time(link.last_received) if link.last_received else "never"
-            detail = (
+            details.append(
                 f"no link test from {link.party} (last received {last}; "
                 f"expected by {format_time(link.expected_by)})"
             )
-        else:
-            continue
-        if raise_alarm(node, kind="link_test", party=link.party, detail=detail):
-            result.alarms.append(detail)
+        for detail in details:
+            if raise_alarm(node, kind="link_test", party=link.party, detail=detail):
+                result.alarms.append(detail)
     return result
 
 

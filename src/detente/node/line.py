@@ -52,7 +52,14 @@ from detente.record.envelope import Envelope
 from detente.store.logs import LogStore
 from detente.store.schema import priority_lane
 
-__all__ = ["check_line_drafts", "line_entries", "line_since", "line_state", "line_types"]
+__all__ = [
+    "answer_recipients",
+    "check_line_drafts",
+    "line_entries",
+    "line_since",
+    "line_state",
+    "line_types",
+]
 
 _ANSWERS = LINE_ANSWERS  # they must cite the entry they answer
 
@@ -123,6 +130,25 @@ def line_entries(conn: Connection, node: Node) -> list[Entry]:
     return merged
 
 
+def answer_recipients(conn: Connection, node: Node, refs: Sequence[str]) -> tuple[str, ...]:
+    """Who an answer on the line goes to when its draft names nobody.
+
+    An account or status of an incident goes to every other side of the
+    thread; an acknowledgement or a reply to the party of the entry cited.
+    """
+    by_ref = {e.ref: e for e in line_entries(conn, node)}
+    out: set[str] = set()
+    for ref in refs:
+        entry = by_ref.get(ref)
+        if entry is None:
+            out.add(ref.partition(":")[0])
+        elif entry.type == INCIDENT_REPORT_TYPE:
+            out.update((entry.party, *entry.to))
+        else:
+            out.add(entry.party)
+    return tuple(sorted(out & (node.agreement.party_ids() - {node.party})))
+
+
 def line_since(conn: Connection, node: Node) -> datetime:
     """When link tests began to be expected: the first entry of this node's log.
 
@@ -187,8 +213,15 @@ def check_line_drafts(
             elif header.type in (INCIDENT_ACCOUNT_TYPE, INCIDENT_STATUS_TYPE):
                 if target is None or target.type != INCIDENT_REPORT_TYPE:
                     raise BodyError(f"{where}: refs: {ref} is not an incident report held here")
-                if node.party not in (target.party, *target.to):
+                sides = {target.party, *target.to}
+                if node.party not in sides:
                     raise BodyError(f"{where}: refs: {node.party} is not a side of incident {ref}")
+                missing = sorted(sides - {node.party} - set(header.to))
+                if missing:
+                    raise BodyError(
+                        f"{where}: to: a {header.type} of {ref} goes to every side of the "
+                        f"incident; missing {', '.join(missing)} (or name no recipient)"
+                    )
             elif target is None or target.type != NOTICE_TYPE or node.party not in target.to:
                 raise BodyError(
                     f"{where}: refs: {ref} is not an out-of-band notice given to {node.party}"

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from detente.agreement import AfterMessage, Agreement
-from detente.agreement.hotline import LINE_ANSWERS, LINE_OPENERS
+from detente.agreement.hotline import LINE_OPENERS
 from detente.agreement.suspension import SUSPENSION_TYPES
 from detente.errors import BodyError
 from detente.measures.entry import Entry
@@ -146,23 +146,16 @@ def obligation_report(node: Node, *, since: date | None = None) -> Report:
     return fold_obligations(node.agreement, entries, now=now, since=start)
 
 
-def default_to(
-    agreement: Agreement, party: str, type_id: str, refs: Sequence[str] = ()
-) -> tuple[str, ...]:
+def default_to(agreement: Agreement, party: str, type_id: str) -> tuple[str, ...]:
     """Recipients of a draft that names none.
 
     Every other party for a suspension or resumption (each must hear of it)
     and for what opens something on the emergency line (a message, an
-    incident report, a notice, a link test); the parties of the entries
-    cited for what answers on the line (an acknowledgement, an account, a
-    status, a reply); none otherwise.
+    incident report, a notice, a link test); none otherwise. (Answers on the
+    line go to whom they answer: :func:`detente.node.line.answer_recipients`.)
     """
-    others = tuple(sorted(agreement.party_ids() - {party}))
     if type_id in SUSPENSION_TYPES or type_id in LINE_OPENERS:
-        return others
-    if type_id in LINE_ANSWERS:
-        cited = {ref.partition(":")[0] for ref in refs}
-        return tuple(p for p in others if p in cited)
+        return tuple(sorted(agreement.party_ids() - {party}))
     return ()
 
 

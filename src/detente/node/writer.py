@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from detente.agreement.hotline import LINE_ANSWERS
 from detente.agreement.system import is_system_type
 from detente.crypto.canonical import canonical_json
 from detente.crypto.keys import SigningKey
@@ -32,7 +33,7 @@ from detente.errors import (
     VerificationError,
 )
 from detente.node.directory import Node
-from detente.node.line import check_line_drafts
+from detente.node.line import answer_recipients, check_line_drafts
 from detente.node.measures import check_drafts, default_to
 from detente.record.admission import check_rules
 from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
@@ -208,7 +209,7 @@ class LogWriter:
                 created=created,
                 type=draft.type,
                 body=body,
-                to=draft.to or default_to(agreement, node.party, draft.type, draft.refs),
+                to=draft.to or self._default_to(conn, draft),
                 refs=draft.refs,
                 article=draft.article if draft.article is not None else message_type.article,
                 priority=draft.priority or str(message_type.priority),
@@ -226,6 +227,13 @@ class LogWriter:
         check_drafts(conn, node, envelopes, bodies=[d.body for d in drafts])
         check_line_drafts(conn, node, envelopes, bodies=[d.body for d in drafts])
         return envelopes, bodies
+
+    def _default_to(self, conn: Connection, draft: Draft) -> tuple[str, ...]:
+        """Recipients of a draft that names none (:func:`default_to`; answers on the
+        line go to whom they answer)."""
+        if draft.type in LINE_ANSWERS:
+            return answer_recipients(conn, self._node, draft.refs)
+        return default_to(self._node.agreement, self._node.party, draft.type)
 
     def _append(self, conn: Connection, drafts: Sequence[Draft]) -> AppendResult:
         node = self._node
