@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +20,7 @@ from detente.errors import InputError
 from detente.node.hotline import acknowledge
 from detente.node.line import line_state
 from detente.node.operators import require
+from detente.record.envelope import parse_time
 
 __all__ = ["router"]
 
@@ -35,10 +36,22 @@ class AckIn(BaseModel):
 
 
 @router.get("")
-def hotline(node: CurrentNode, operator: OperatorAuth) -> dict[str, Any]:
+def hotline(
+    node: CurrentNode,
+    operator: OperatorAuth,
+    at: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="Judge the line at this RFC 3339 UTC time instead of now: a look-ahead "
+            "(what will be overdue by then if nothing more arrives). Read-only.",
+        ),
+    ] = None,
+) -> dict[str, Any]:
     """The line as this party sees it: acknowledgements owed both ways with their
     deadlines and escalation, link tests, incident threads, out-of-band notices."""
-    return line_state(node).to_json()
+    when = None if at is None else parse_time(at, field_name="at")
+    return line_state(node, now=when).to_json()
 
 
 @router.post("/acknowledge", status_code=201)

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from rich.table import Table
 
 from detente.demo.ports import free_port
 from detente.demo.story import StepFailed, Story, console
+from detente.record.envelope import format_time, parse_time
 
 __all__ = ["run"]
 
@@ -123,6 +125,7 @@ class _Network:
     def __init__(self, workdir: Path) -> None:
         self.nodes = {p: _Node(p, workdir / p, free_port()) for p in NODES}
         self.client = httpx.Client(timeout=10)
+        self.first_message = 0  # the seq of the United States' first message
 
     def api(self, party: str, method: str, path: str, **kwargs: Any) -> Any:
         node = self.nodes[party]
@@ -292,9 +295,12 @@ def _first_traffic(story: Story, network: _Network) -> None:
         "the body goes only to the addressees, and each peer answers with a receipt:\n"
         "its cosignature on the sender's checkpoint.",
     )
-    network.send("us", "Proposal: resume talks on a New START successor.", ["ru", "nato"])
+    proposal = network.send(
+        "us", "Proposal: resume talks on a New START successor.", ["ru", "nato"]
+    )
     network.send("nato", "Allies endorse the written reply.", ["us"])
-    network.send("ru", "We will study the replies and answer in writing.", ["us", "nato"])
+    answer = network.send("ru", "We will study the replies and answer in writing.", ["us", "nato"])
+    network.first_message = proposal["seq"]
     story.check(network.wait_delivered(), "every message is receipted by every peer")
     for party in NODES:
         peers = network.api(party, "GET", "/v1/peers")
@@ -306,9 +312,11 @@ def _first_traffic(story: Story, network: _Network) -> None:
                 )
     story.check(True, "every node mirrors every party's log")
     inbox = network.api("nato", "GET", "/v1/inbox")["messages"]
+    expected = sorted([proposal["position"], answer["position"]])
     story.check(
-        sorted(m["position"] for m in inbox) == ["ru:0", "us:0"],
-        "NATO holds the bodies addressed to it (us:0, ru:0) and only headers of the rest",
+        sorted(m["position"] for m in inbox if m["header"]["type"] == "message") == expected,
+        f"NATO holds the bodies addressed to it ({', '.join(expected)}) and only headers of "
+        "the rest (each node's first entry is its link test on the emergency line)",
     )
 
 
@@ -372,9 +380,12 @@ def _going_dark(story: Story, network: _Network) -> None:
     console.print("  Russia's node is back")
     story.check(network.wait_delivered(timeout=60), "the backlog arrives and is receipted")
     ru_peers = {p["party"]: p for p in network.api("ru", "GET", "/v1/peers")["peers"]}
+    sizes = {p: network.api(p, "GET", "/v1/peers")["log_size"] for p in ("us", "nato")}
     story.check(
-        ru_peers["us"]["mirrored_size"] == 4 and ru_peers["nato"]["mirrored_size"] == 4,
-        "Russia mirrors 4 entries of each log: nothing lost, nothing twice",
+        ru_peers["us"]["mirrored_size"] == sizes["us"]
+        and ru_peers["nato"]["mirrored_size"] == sizes["nato"],
+        f"Russia mirrors every entry of each log ({sizes['us']} and {sizes['nato']}): "
+        "nothing lost, nothing twice",
     )
     texts = [m["body"]["text"] for m in network.api("ru", "GET", "/v1/inbox")["messages"]]
     story.check(
@@ -450,9 +461,11 @@ def _emergency_line(story: Story, network: _Network) -> None:
         "Emergency line",
         f"The United States queues {BACKLOG:,} routine data messages for NATO; every peer\n"
         "mirrors their headers, so Russia's copy of the log has them queued too. Then a\n"
-        "watch officer sends Russia a FLASH message about aircraft approaching a ship in\n"
-        "the Baltic. It goes ahead of the backlog, with proofs of its place in the log,\n"
-        "and Russia receipts it at once; the routine data follow in order.",
+        "watch officer sends Russia a FLASH message on the emergency line about aircraft\n"
+        "approaching a ship in the Baltic, a standard phrase of the Incidents at Sea\n"
+        "agreement filled in. It goes ahead of the backlog, with proofs of its place in\n"
+        "the log; Russia receipts it at once, its officer reads it in English and Russian\n"
+        "and acknowledges it within five minutes; the routine data follow in order.",
     )
     _queue_routine(network.nodes["us"].directory, BACKLOG)
     queued = {p["party"]: p["backlog"] for p in network.api("us", "GET", "/v1/peers")["peers"]}
@@ -462,20 +475,27 @@ def _emergency_line(story: Story, network: _Network) -> None:
         "POST",
         "/v1/messages",
         json={
-            "type": "message",
+            "type": "line-message",
             "priority": "FLASH",
             "to": ["ru"],
             "body": {
-                "text": "FLASH. Two of your Su-24 aircraft are passing within 30 m of USS Donald "
-                "Cook, 70 nm off Kaliningrad, Baltic Sea. Request they alter course at once."
+                "template": "incsea-keep-clear",
+                "fields": {"unit": "pair of Su-24", "ship": "USS Donald Cook", "distance": "30 m"},
+                "text": "FLASH. 70 nm off Kaliningrad, Baltic Sea. Request they alter course "
+                "at once.",
             },
         },
     )
     seq = flash["seq"]
+    ref = f"us:{seq}"
     deadline = time.monotonic() + 20
     state: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        message = network.api("us", "GET", "/v1/outbox?limit=1")["messages"][0]
+        message = next(
+            m
+            for m in network.api("us", "GET", "/v1/outbox?limit=5")["messages"]
+            if m["position"] == ref
+        )
         state = message["peers"]["ru"]
         if state["state"] == "receipted":
             break
@@ -484,15 +504,16 @@ def _emergency_line(story: Story, network: _Network) -> None:
     behind = seq - ru["receipted_size"]
     story.check(
         state.get("state") == "receipted" and behind > 0,
-        f"Russia receipted the FLASH message us:{seq} while {behind:,} routine messages before "
+        f"Russia receipted the FLASH message {ref} while {behind:,} routine messages before "
         "it were still on their way",
     )
     inbox = network.api("ru", "GET", "/v1/inbox?limit=5")["messages"]
-    shown = next((m for m in inbox if m["position"] == f"us:{seq}"), None)
+    shown = next((m for m in inbox if m["position"] == ref), None)
     story.check(
         shown is not None and shown["received_at"] == state["receipted_at"],
         "Russia's inbox shows it, with the receipt's time as the time it was received",
     )
+    _acknowledged(story, network, ref)
     story.check(
         network.wait_delivered(("us", "ru"), timeout=120),
         "the routine backlog follows in order and is receipted",
@@ -502,10 +523,67 @@ def _emergency_line(story: Story, network: _Network) -> None:
         for p in network.api("ru", "GET", "/v1/peers")["peers"]
         if p["party"] == "us"
     )
+    size = network.api("us", "GET", "/v1/peers")["log_size"]
     story.check(
-        mirrored == seq + 1,
+        mirrored == size,
         f"Russia's mirror of the United States' log filled the gap: {mirrored:,} entries, "
         "the FLASH message among them, checked against the proofs it came with",
+    )
+    _link_down(story, network)
+
+
+def _acknowledged(story: Story, network: _Network, ref: str) -> None:
+    """Russia's watch officer reads the FLASH message in both languages and acknowledges it."""
+    line = network.api("ru", "GET", "/v1/hotline")
+    owed = next((a for a in line["acknowledgements"] if a["ref"] == ref), None)
+    if owed is None:
+        raise StepFailed(f"Russia's line does not show {ref}")
+    console.print(f"  [bold]{ref}[/] FLASH, as Russia's watch officer reads it:")
+    for language in ("en", "ru"):
+        console.print(f"    {language}: {owed['text'].get(language)}", markup=False)
+    console.print(f"    to acknowledge by {owed['deadline']} ({owed['contact']})", markup=False)
+    story.check(
+        owed["state"] == "due" and bool(owed["text"].get("ru")),
+        "the message is shown in English and Russian, with its 5-minute acknowledgement "
+        "deadline counting from the receipt",
+    )
+    network.api("ru", "POST", "/v1/hotline/acknowledge", json={"ref": ref})
+    seen: dict[str, Any] = {}
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = network.api("us", "GET", "/v1/hotline")
+        seen = next(a for a in line["acknowledgements"] if a["ref"] == ref)
+        if seen["state"] != "due":
+            break
+        time.sleep(0.05)
+    story.check(
+        seen.get("state") == "acknowledged",
+        f"Russia's officer acknowledged it at {seen.get('acknowledged_at')}, within the "
+        "deadline: a signed line-ack of its own, not the node's receipt, sent at FLASH too",
+    )
+
+
+def _link_down(story: Story, network: _Network) -> None:
+    """Russia's node goes dark; the United States' line shows when the link counts as down."""
+    console.print(
+        "  Each node sends a link test every hour; its receipt is the answer. Russia's node "
+        "stops again."
+    )
+    network.nodes["ru"].stop()
+    link = next(x for x in network.api("us", "GET", "/v1/hotline")["links"] if x["party"] == "ru")
+    expected = parse_time(link["expected_by"])
+    later = format_time(expected + timedelta(seconds=1))
+    ahead = network.api("us", "GET", f"/v1/hotline?at={later}")
+    judged = next(x for x in ahead["links"] if x["party"] == "ru")
+    story.check(
+        judged["state"] in ("missed", "down"),
+        f"if nothing comes from Russia by {link['expected_by']}, the United States' line "
+        f"counts the link {judged['state']} and its watch raises a link_test alarm "
+        "(the demo looks ahead rather than wait an hour; the tests run the clock)",
+    )
+    network.nodes["ru"].start()
+    story.check(
+        network.wait_delivered(("us", "ru"), timeout=120), "Russia's node is back and receipts"
     )
 
 
@@ -571,11 +649,16 @@ def _verify_everything(story: Story, network: _Network, workdir: Path) -> None:
     ):
         source.backup(target)
     with sqlite3.connect(copy / "detente.db") as db:
-        (body,) = db.execute("select body from bodies where party = 'us' and seq = 0").fetchone()
+        seq = network.first_message
+        (body,) = db.execute(
+            "select body from bodies where party = 'us' and seq = ?", (seq,)
+        ).fetchone()
         changed = bytes(body).replace(b"New START", b"New STARS")
-        db.execute("update bodies set body = ? where party = 'us' and seq = 0", (changed,))
+        db.execute("update bodies set body = ? where party = 'us' and seq = ?", (changed, seq))
     caught = story.run("verify", "--dir", str(copy), expect=1)
-    story.check("us:0" in caught, "a copy with one altered message is caught, naming us:0")
+    story.check(
+        f"us:{seq}" in caught, f"a copy with one altered message is caught, naming us:{seq}"
+    )
     story.check(
         all(_console_logs_in(node) for node in network.nodes.values()),
         f"every node's console lets {CONSOLE_OPERATORS[0]} log in and shows the overview",
