@@ -22,6 +22,7 @@ PAGES = [
     "/console/outbox",
     "/console/compose?type=message",
     "/console/releases",
+    "/console/hotline",
     "/console/record",
     "/console/watch",
     "/console/map",

@@ -1,4 +1,9 @@
-"""A node's console over real HTTP, with operators of each role and a cookie-carrying client."""
+"""A node's console over real HTTP, with operators of each role and a cookie-carrying client.
+
+``console`` serves the United States' node alone; ``line`` serves the three
+parties' nodes of :func:`tests.fakes.network.make_network` (one fake clock,
+senders run by hand), for pages that show what a peer sent.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from argon2 import PasswordHasher
 from detente.node import logins
 from detente.node.logins import set_password
 from detente.node.operators import Role, add_operator
+from tests.fakes.network import make_network
 from tests.fakes.servers import ServedNode, free_port
 
 PASSWORD = "a watch officer's passphrase"
@@ -119,3 +125,50 @@ def console(node) -> Iterator[Console]:
     finally:
         console.close()
         served.stop()
+
+
+@dataclass
+class Line:
+    """The consoles of us, nato and ru, whose senders the test runs by hand."""
+
+    network: object
+
+    def __post_init__(self) -> None:
+        self._open: list[Browser] = []
+
+    def node(self, party: str):
+        return self.network.nodes[party]
+
+    def browser(self, party: str, name: str) -> Browser:
+        browser = Browser(self.network.served[party].url)
+        self._open.append(browser)
+        response = browser.log_in(name)
+        assert response.status_code == 303, response.text
+        return browser
+
+    def deliver(self, *parties: str) -> None:
+        """Run each party's sender once: its log to the peers, their receipts back."""
+        for party in parties:
+            self.network.senders[party].run_once()
+
+    def close(self) -> None:
+        for browser in self._open:
+            browser.close()
+
+
+@pytest.fixture
+def line(tmp_path, clock, database_url) -> Iterator[Line]:
+    """us, nato and ru served with one fake clock; operators viewer, officer, second on each."""
+    network_fixture = make_network(tmp_path, clock, database_url)
+    network = next(network_fixture)
+    for node in network.nodes.values():
+        add_operator(node, "viewer", Role.viewer)
+        add_operator(node, "second", Role.operator)
+        for name in ("viewer", "officer", "second"):
+            set_password(node, name, PASSWORD)
+    line = Line(network)
+    try:
+        yield line
+    finally:
+        line.close()
+        next(network_fixture, None)

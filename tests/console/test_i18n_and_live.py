@@ -79,6 +79,7 @@ def test_event_ids_round_trip_and_refuse_what_is_not_ours():
         "detente.console.i18n",
         "detente.console.web",
         "detente.console.forms",
+        "detente.console.lineforms",
         "detente.node.logins",
         "detente.node.sessions",
         "detente.node.watchlog",

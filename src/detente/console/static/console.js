@@ -1,5 +1,6 @@
 // Détente console: local times beside UTC ones, live refresh of the regions
-// marked data-live, and an audible alert for FLASH messages and alarms.
+// marked data-live, an audible alert for FLASH messages and alarms, and the
+// emergency line's deadlines counting down.
 // Loaded with defer; nothing inline (the Content-Security-Policy forbids it).
 "use strict";
 
@@ -24,6 +25,31 @@
   function tickClock() {
     const el = document.querySelector("[data-clock-utc]");
     if (el) el.textContent = new Date().toISOString().slice(11, 19);
+  }
+
+  // A deadline on the line (data-deadline, RFC 3339): the time left, or how
+  // long it is overdue, each second; the words come with the element in the
+  // page's language (data-left, data-over: "{time} left", "overdue by {time}").
+  function span(ms) {
+    const total = Math.floor(Math.abs(ms) / 1000);
+    const hours = Math.floor(total / 3600);
+    const minutes = Math.floor((total % 3600) / 60);
+    const seconds = String(total % 60).padStart(2, "0");
+    return hours > 0
+      ? hours + ":" + String(minutes).padStart(2, "0") + ":" + seconds
+      : minutes + ":" + seconds;
+  }
+
+  function tickDeadlines() {
+    const now = Date.now();
+    for (const el of document.querySelectorAll("[data-deadline]")) {
+      const due = Date.parse(el.dataset.deadline);
+      if (Number.isNaN(due)) continue;
+      const over = now >= due;
+      const words = (over ? el.dataset.over : el.dataset.left) || "{time}";
+      el.textContent = words.replace("{time}", span(due - now));
+      el.classList.toggle("overdue", over);
+    }
   }
 
   // The alert tone: made here with Web Audio, so no sound file is needed.
@@ -74,6 +100,7 @@
         current.innerHTML = fresh.innerHTML;
         for (const attr of fresh.attributes) current.setAttribute(attr.name, attr.value);
         localTimes(current);
+        tickDeadlines();
       }
     }
     body.dataset.refreshed = String(Number(body.dataset.refreshed || "0") + 1);
@@ -115,6 +142,7 @@
 
   localTimes(document);
   tickClock();
-  setInterval(tickClock, 1000);
+  tickDeadlines();
+  setInterval(() => { tickClock(); tickDeadlines(); }, 1000);
   listen();
 })();
