@@ -565,3 +565,18 @@ def test_the_russian_interface_keeps_both_texts(line):
         [("csrf", ru.csrf("/console/hotline")), ("priority", "FLASH"), ("text", "x")],
     )
     assert "Выберите хотя бы одного получателя." in response.text
+
+
+def test_a_flash_message_taken_ahead_of_the_log_has_its_page(line):
+    # A routine message first, not delivered: the FLASH behind it goes ahead alone.
+    send_line_message(line.node("us"), to=["ru"], text="Routine: channel list.", priority="ROUTINE")
+    send_line_message(line.node("us"), to=["ru"], text="FLASH: aircraft closing.", priority="FLASH")
+    line.network.senders["us"].run_lane()
+    ru = line.browser("ru", "officer")
+    page = ru.get("/console/messages/us/1")
+    assert page.status_code == 200, page.text
+    assert "FLASH: aircraft closing." in page.text and 'id="ahead"' in page.text
+    assert 'id="verify"' not in page.text
+    assert ru.get("/console/messages/us/0").status_code == 404  # not taken ahead: not held
+    line.deliver("us")
+    assert 'id="verify"' in ru.get("/console/messages/us/1").text

@@ -23,6 +23,7 @@ from detente.console.basemap import render_map
 from detente.console.i18n import translations
 from detente.console.web import current_session, read_form, render
 from detente.errors import InputError, NotFoundError
+from detente.exchange.early import early_entries_ahead
 from detente.node.alarms import acknowledge, list_alarms
 from detente.node.audit import audit_node
 from detente.node.directory import Node
@@ -163,9 +164,16 @@ async def message(
     with node.database.engine.connect() as conn:
         log = LogStore(conn, party)
         leaf = log.leaf(seq)
+        body = log.body(seq)
+        ahead = False
+        if leaf is None and party != node.party:
+            # A FLASH message taken ahead of the mirror (the priority lane).
+            early = {row.seq: row for row in early_entries_ahead(conn, party, log.size())}
+            row = early.get(seq)
+            if row is not None:
+                leaf, body, ahead = row.leaf, row.body, True
         if leaf is None:
             raise NotFoundError(f"this node holds no message {party}:{seq}")
-        body = log.body(seq)
     envelope = Envelope.from_leaf(leaf)
     receipts: list[dict[str, Any]] = []
     received_at = None
@@ -176,7 +184,7 @@ async def message(
     else:
         received_at = api.received_at(node, party, seq)
     check = None
-    if request.query_params.get("verify"):
+    if request.query_params.get("verify") and not ahead:
         check = await run_in_threadpool(check_inclusion, node, party=party, seq=seq)
     return render(
         request,
@@ -190,6 +198,7 @@ async def message(
         receipts=receipts,
         received_at=received_at,
         check=check,
+        ahead=ahead,
         sent=bool(request.query_params.get("sent")),
     )
 
