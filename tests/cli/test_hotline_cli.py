@@ -158,7 +158,7 @@ def test_send_and_ack_refuse_bad_input_with_a_clear_message(network, line):
         (("send",), "give --text, --template, or both"),
         (("send", "--text", "hi", "--ref", "us-12"), "--ref: 'us-12' is not an entry"),
         (("send", "--text", "hi", "--to", "zz"), "recipient(s) zz not allowed"),
-        (("ack", "ru:99", "--by", "officer"), "ru:99: no such message on the line"),
+        (("ack", "ru:99", "--by", "officer"), "ru:99: no such message held here"),
         (("ack", "nonsense", "--by", "officer"), "REF: 'nonsense' is not an entry"),
     ]
     for args, message in cases:

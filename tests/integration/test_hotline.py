@@ -12,6 +12,7 @@ import pytest
 
 from detente.node.alarms import list_alarms
 from detente.node.hotline import watch_line
+from detente.node.writer import Draft, LogWriter
 from detente.record.envelope import format_time
 from tests.fakes.network import make_network
 
@@ -128,10 +129,15 @@ def test_every_priority_has_its_deadline_and_escalates_on_both_sides(network, cl
     assert owed(line(network, "ru"), refs["FLASH"], "ru")["contact"] == "General Staff duty general"
     assert len(alarms(network, "ru", "ack_overdue")) == 2
     assert len(alarms(network, "us", "ack_overdue")) == 2
-    # The last contact is the last: no further alarm.
+    # Past the last contact, each further span re-alerts the last.
     clock.advance(minutes=5)
     watch_all(network)
-    assert len(alarms(network, "ru", "ack_overdue")) == 2
+    assert len(alarms(network, "ru", "ack_overdue")) == 3
+    assert alarms(network, "ru", "ack_overdue")[0].endswith(
+        "escalated to General Staff duty general (level 3)"
+    )
+    watch_all(network)  # the same level again: no new alarm
+    assert len(alarms(network, "ru", "ack_overdue")) == 3
 
     # Each other priority falls overdue exactly at its own deadline.
     for priority in ("IMMEDIATE", "PRIORITY", "ROUTINE"):
@@ -193,7 +199,7 @@ def test_an_acknowledgement_is_a_signed_message_of_its_own(network, clock):
     plain = sent(network, "us", "message", {"text": "free text"}, to=["ru"])
     deliver(network, "us")
     not_line = ack(network, "ru", plain)
-    assert not_line.status_code == 404 and "no such message on the line" in not_line.text
+    assert not_line.status_code == 422 and "not a message on the line" in not_line.text
     assert ack(network, "ru", "us:999").status_code == 404
     assert ack(network, "ru", "not a ref").status_code == 422
     # The generic path refuses an acknowledgement that cites nothing.
@@ -428,3 +434,69 @@ def test_templates_are_read_in_both_languages(network, clock):
     assert extra.status_code == 422 and "has no blank 'unit'" in extra.json()["detail"]
     empty = post(network, "us", "line-message", {}, to=["ru"])
     assert empty.status_code == 422
+
+
+def test_a_suspended_link_test_does_not_silence_the_alarms(network, clock):
+    # Appended on the node itself (through the API it needs a second operator).
+    LogWriter(network.nodes["ru"]).append(
+        [
+            Draft(
+                type="suspension",
+                body={"types": ["link-test"], "effective": format_time(clock.now), "reason": "x"},
+            )
+        ]
+    )
+    flash = sent(network, "us", "line-message", {"text": "closing"}, to=["ru"], priority="FLASH")
+    deliver(network)
+    clock.advance(minutes=6)
+    result = watch_line(network.nodes["ru"])  # its link test is refused; the watch goes on
+    assert result.link_test is None and "suspended" in (result.link_test_error or "")
+    assert any(flash in a for a in alarms(network, "ru", "ack_overdue"))
+
+
+def test_answers_reach_everyone_they_concern_at_the_right_priority(network, clock):
+    notice = sent(
+        network,
+        "us",
+        "oob-notice",
+        {
+            "given_at": format_time(clock.now),
+            "means": "telephone",
+            "given_by": "NRRC",
+            "given_to": "NNRRC and SHAPE",
+            "summary": "Link down; exercise cancelled.",
+        },
+    )
+    deliver(network, "us")
+    reply = post(network, "ru", "oob-reply", {"verdict": "confirmed"}, refs=[notice])
+    assert reply.status_code == 201 and reply.json()["header"]["to"] == ["nato", "us"]
+    aside = post(network, "ru", "oob-reply", {"verdict": "confirmed"}, refs=[notice], to=["nato"])
+    assert aside.status_code == 422 and "must go to us" in aside.json()["detail"]
+    deliver(network, "ru")
+    assert line(network, "nato")["notices"][0]["verdicts"] == {"nato": "pending", "ru": "confirmed"}
+    flash = sent(network, "us", "line-message", {"text": "x"}, to=["ru"], priority="FLASH")
+    deliver(network, "us")
+    generic = post(network, "ru", "line-ack", {"by": "duty officer"}, refs=[flash])
+    assert generic.status_code == 201
+    assert (generic.json()["header"]["priority"], generic.json()["header"]["to"]) == (
+        "FLASH",
+        ["us"],
+    )
+    drill = post(network, "us", "line-ack", {}, refs=[notice], exercise=True)
+    assert drill.status_code == 422
+    warning = post(
+        network,
+        "us",
+        "dangerous-activity-notice",
+        {
+            "start": "2026-03-05T00:00:00Z",
+            "end": "2026-03-06T00:00:00Z",
+            "area": "Baltic, 55N 18E radius 20 nm",
+            "activity": "Live missile firing",
+        },
+    )
+    assert warning.status_code == 201 and warning.json()["header"]["to"] == ["nato", "ru"]
+    past = network.clients["us"].get(
+        "/v1/hotline", params={"at": "2026-01-01T00:00:00Z"}, headers=_auth(network, "us")
+    )
+    assert past.status_code == 422 and "look ahead only" in past.json()["detail"]

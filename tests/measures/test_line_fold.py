@@ -1,5 +1,6 @@
 """The line's fold on hand-built entries: deadlines, escalation, links, threads, notices."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -50,8 +51,8 @@ def test_deadline_runs_from_receipt_and_escalates_one_contact_per_span() -> None
         (AckState.DUE, 0, "NNRRC duty officer"),
         (AckState.OVERDUE, 1, "NNRRC duty chief"),
         (AckState.OVERDUE, 2, "General Staff duty general"),
-        (AckState.OVERDUE, 2, "General Staff duty general"),  # the last contact
-        (AckState.OVERDUE, 2, "General Staff duty general"),
+        (AckState.OVERDUE, 3, "General Staff duty general"),  # the last contact, re-alerted
+        (AckState.OVERDUE, 12, "General Staff duty general"),
     ]
 
 
@@ -164,7 +165,7 @@ def test_an_incident_closes_only_when_every_side_closes_it() -> None:
             seq=seq,
             type="incident-status",
             created=T0 + timedelta(minutes=minutes),
-            to=(),
+            to=tuple(p for p in ("us", "ru", "nato") if p != party),
             refs=("us:0",),
             body={"status": value},
         )
@@ -174,6 +175,7 @@ def test_an_incident_closes_only_when_every_side_closes_it() -> None:
         seq=0,
         type="incident-account",
         created=T0 + timedelta(minutes=1),
+        to=("us", "nato"),
         refs=("us:0",),
         body={"account": "A rangefinder, not a weapon."},
     )
@@ -314,3 +316,137 @@ FLASH = { minutes = 5 }
     assert "hotline.escalation.b: unknown party 'b'" in message
     line = Hotline.model_validate({"ack": {}, "link_test_interval": {"hours": 1}})
     assert line.contact("a", 0) == "a watch officer" and line.answer_within == timedelta(minutes=5)
+
+
+def test_a_peers_odd_body_never_breaks_the_fold() -> None:
+    odd = Entry(
+        party="us",
+        seq=0,
+        type="incident-report",
+        created=T0,
+        to=("ru",),
+        body={"kind": 7, "at": "0001-01-01T00:00:00+05:00", "position": [1], "units": "x"},
+    )
+    notice = Entry(party="us", seq=1, type="oob-notice", created=T0, to=("ru",), body={})
+    text = message(2, body={"template": "dma-laser", "fields": ["not", "a", "dict"]})
+    line = fold([odd, notice, text], now=T0)
+    [incident] = line.incidents
+    assert (incident.at, incident.position, incident.units) == (None, {}, ())
+    texts = {a.ref: a.text for a in line.acknowledgements}
+    assert "needs it filled in" in texts["us:2"]["note"]
+
+
+def test_an_acknowledgement_counts_when_the_sender_receives_it_and_never_before_the_message() -> (
+    None
+):
+    flash = message(0)
+    predated = ack(0, "us:0", at=T0 - timedelta(hours=1))
+    line = fold([flash, predated], now=T0 + timedelta(minutes=1))
+    assert line.acknowledgements[0].state is AckState.DUE
+    assert ("ru:0", "acknowledges us:0 before it was sent") in line.skipped
+    # Signed a minute after the receipt, received by us two hours later: late.
+    backdated = replace(
+        ack(1, "us:0", at=T0 + timedelta(minutes=1)), received={"us": T0 + timedelta(hours=2)}
+    )
+    [owed] = fold([flash, backdated], me="us", now=T0 + timedelta(hours=3)).acknowledgements
+    assert (owed.state, owed.acknowledged_at) == (AckState.LATE, T0 + timedelta(hours=2))
+    drill = replace(ack(2, "us:0", at=T0 + timedelta(minutes=1)), exercise=True)
+    line = fold([flash, drill], now=T0 + timedelta(minutes=2))
+    assert line.acknowledgements[0].state is AckState.DUE
+    assert ("ru:2", "an exercise entry acknowledges a real entry us:0") in line.skipped
+
+
+def test_a_newer_test_does_not_hide_a_dead_link() -> None:
+    tests = [
+        link_test(i, "ru", at=T0 + timedelta(hours=i), to=("us",), received={"us": None})
+        for i in range(4)
+    ]
+    theirs = link_test(0, "us", at=T0 + timedelta(hours=3), to=("ru",), received={"ru": T0})
+    # Just after the fourth test: it is still within its answer time, the third is not.
+    now = T0 + timedelta(hours=3, minutes=1)
+    [link] = fold([*tests, theirs], now=now, since=now, parties=["us"]).links
+    assert link.unanswered
+
+
+def test_a_status_not_sent_to_every_side_and_one_citing_two_reports() -> None:
+    def report(seq):
+        return Entry(
+            party="us",
+            seq=seq,
+            type="incident-report",
+            created=T0,
+            to=("ru", "nato"),
+            body={
+                "kind": "sea",
+                "at": "2026-03-01T11:00:00Z",
+                "position": {"lat": 0, "lon": 0},
+                "units": [],
+                "account": "a",
+            },
+        )
+
+    partial = Entry(
+        party="ru",
+        seq=0,
+        type="incident-status",
+        created=T0 + timedelta(minutes=1),
+        to=("us",),
+        refs=("us:0",),
+        body={"status": "explained"},
+    )
+    both = Entry(
+        party="ru",
+        seq=1,
+        type="incident-status",
+        created=T0 + timedelta(minutes=2),
+        to=("us", "nato"),
+        refs=("us:0", "us:1"),
+        body={"status": "explained"},
+    )
+    line = fold([report(0), report(1), partial], me="us", now=T0)
+    assert [i.status for i in line.incidents] == ["open", "open"]
+    assert ("ru:0", "not sent to every side of incident us:0 (missing nato)") in line.skipped
+    line = fold([report(0), report(1), both], me="nato", now=T0)
+    assert [i.status for i in line.incidents] == ["explained", "explained"]
+
+
+def test_a_reply_that_does_not_reach_the_notices_sender_counts_for_nothing() -> None:
+    notice = Entry(
+        party="us",
+        seq=0,
+        type="oob-notice",
+        created=T0,
+        to=("ru", "nato"),
+        body={
+            "given_at": "2026-03-01T11:00:00Z",
+            "means": "fax",
+            "given_by": "a",
+            "given_to": "b",
+            "summary": "c",
+        },
+    )
+    aside = Entry(
+        party="ru",
+        seq=0,
+        type="oob-reply",
+        created=T0,
+        to=("nato",),
+        refs=("us:0",),
+        body={"verdict": "disputed"},
+    )
+    header_only = Entry(
+        party="ru", seq=1, type="oob-reply", created=T0, to=("us",), refs=("us:0",), body=None
+    )
+    line = fold([notice, aside], me="nato", now=T0)
+    assert line.notices[0].verdicts == {"ru": "pending", "nato": "pending"}
+    line = fold([notice, header_only], me="nato", now=T0)
+    assert line.notices[0].verdicts == {"ru": "answered", "nato": "pending"}
+
+
+def test_the_lines_own_types_are_never_acknowledged_and_braces_stay_as_typed() -> None:
+    with pytest.raises(ValueError, match="never acknowledged by a person"):
+        Hotline.model_validate(
+            {"ack": {}, "link_test_interval": {"hours": 1}, "acknowledged": ["line-ack"]}
+        )
+    t = Template(id="t", source="s", en="Write {{x}} for {x}.", ru="{x}", fields=["x"])
+    assert t.fill({"x": "a{{b}}c"})["en"] == "Write {x} for a{{b}}c."

@@ -37,13 +37,12 @@ Example:
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import Field, Strict, model_validator
+from pydantic import Field, Strict, field_validator, model_validator
 
 from detente.agreement._base import Frozen, Positive, Slug, Span, Text
 from detente.agreement.messages import Priority
@@ -102,7 +101,6 @@ DEFAULT_LINK_TEST_ANSWER = timedelta(minutes=5)
 FIELD_MAX_LENGTH = 200
 
 _FIELD = r"^[a-z][a-z0-9_]{0,31}$"
-_BLANK = re.compile(r"\{([a-z][a-z0-9_]{0,31})\}")
 
 
 class Template(Frozen):
@@ -171,8 +169,12 @@ class Template(Frozen):
         prefix = f"{self.group}: " if self.group else ""
         filled = {}
         for language in LANGUAGES:
-            text = _BLANK.sub(lambda m: str(values[m.group(1)]), getattr(self, language))
-            filled[language] = prefix + text.replace("{{", "{").replace("}}", "}")
+            # One pass: literal text (with {{ and }} undoubled) and each blank's value as typed.
+            parts = string.Formatter().parse(getattr(self, language))
+            filled[language] = prefix + "".join(
+                literal + ("" if name is None else str(values[name]))
+                for literal, name, _, _ in parts
+            )
         return filled
 
 
@@ -200,6 +202,19 @@ class Hotline(Frozen):
         default_factory=dict
     )
 
+    @field_validator("acknowledged")
+    @classmethod
+    def _not_the_lines_own(cls, value: list[str]) -> list[str]:
+        for type_id in value:
+            if type_id in (ACK_TYPE, LINK_TEST_TYPE):
+                raise ValueError(
+                    f"{type_id!r} is never acknowledged by a person (an acknowledgement would "
+                    "need one of its own; a link test is answered by its receipt)"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("a type is listed twice")
+        return value
+
     def ack_deadline(self, priority: Priority) -> timedelta | None:
         """Time allowed to acknowledge a message of ``priority``, or None."""
         span = self.ack.get(priority)
@@ -212,15 +227,15 @@ class Hotline(Frozen):
         return DEFAULT_LINK_TEST_ANSWER if span is None else span.delta
 
     def contact(self, party: str, level: int) -> str:
-        """Who at ``party`` is told at escalation ``level`` (0: who takes the message)."""
+        """Who at ``party`` is told at escalation ``level`` (0: who takes the message).
+
+        Past the last contact named, the last; a party that names none has
+        its watch officer at every level.
+        """
         contacts = self.escalation.get(party)
         if not contacts:
-            return f"{party} watch officer" if level == 0 else f"{party} escalation level {level}"
+            return f"{party} watch officer"
         return contacts[min(level, len(contacts) - 1)]
-
-    def last_level(self, party: str) -> int:
-        """The highest escalation level ``party`` names (0 when it names none)."""
-        return max(len(self.escalation.get(party, ())) - 1, 0)
 
 
 class IncidentThresholds(Frozen):

@@ -51,6 +51,11 @@ def hotline(
     """The line as this party sees it: acknowledgements owed both ways with their
     deadlines and escalation, link tests, incident threads, out-of-band notices."""
     when = None if at is None else parse_time(at, field_name="at")
+    if when is not None and when < node.clock():
+        raise InputError(
+            f"at: {at} is in the past; the line is judged from what is held now, so a past "
+            "time would count what came later (look ahead only)"
+        )
     return line_state(node, now=when).to_json()
 
 

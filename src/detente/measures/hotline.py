@@ -9,13 +9,17 @@ party ``me`` at ``now``, :func:`fold_line` gives:
   receipt (the time that counts, design) for the priority's span; until the
   sender sees a receipt, from the message's ``created``, so a message lost on
   a broken link falls overdue on the sender's side too. A ``line-ack`` from
-  the recipient that ``refs`` the message acknowledges it at the ack's
-  ``created`` (signed by the recipient's node); the first one counts.
+  the recipient that ``refs`` the message acknowledges it when the sender
+  receives it (never earlier than it was signed; until the receipt shows,
+  when it was signed); the first one counts. An ack signed before the
+  message, or an exercise ack of a real message (or the reverse), counts
+  for nothing.
   States: ``due``, ``overdue``, ``acknowledged``, ``late`` (acknowledged
   after the deadline) and ``open`` (no deadline at this priority).
   Overdue, the message *escalates*: one level at the deadline and one more
   each further span, to the next contact the hotline names for the
-  recipient, up to its last.
+  recipient; past the last contact the levels go on (each one a re-alert)
+  at the last.
 - **Link tests.** For each other party: whether ``me``'s newest test went
   unreceipted past ``link_test_answer`` (``unanswered``, ``me``'s side), and
   whether that party's tests stopped coming: none received for
@@ -24,11 +28,15 @@ party ``me`` at ``now``, :func:`fold_line` gives:
 - **Incidents.** Each ``incident-report`` ``me`` sent or received opens a
   thread of the reporter and its recipients, holding every entry that
   ``refs`` the report: accounts, status changes, messages, acknowledgements.
+  An account or status counts only from a side, sent to every other side
+  (judged on the header, so every side counts the same entries).
   Status: ``open``, then ``explained`` when a side says so, ``closed`` once
   every side of the thread has closed it (a later ``open`` or ``explained``
   starts the closing over).
 - **Out-of-band notices.** Each ``oob-notice`` and, per recipient, its
-  latest ``oob-reply``: ``pending``, ``confirmed`` or ``disputed``.
+  latest ``oob-reply``, which must go to the notice's sender: ``pending``,
+  ``confirmed`` or ``disputed`` (``answered`` where this node holds only the
+  reply's header).
 
 Entries that break the line's rules (an ack of something not addressed to
 its sender, an account of an unknown incident) are listed as skipped with
@@ -412,6 +420,12 @@ def _acknowledgements(
                     (entry.ref, f"acknowledges {ref}, which is not a line message to {entry.party}")
                 )
                 continue
+            if entry.created < target.created:
+                skipped.append((entry.ref, f"acknowledges {ref} before it was sent"))
+                continue
+            if entry.exercise != target.exercise:
+                skipped.append((entry.ref, f"{_drill(entry)} acknowledges {_drill(target)} {ref}"))
+                continue
             acks.setdefault((ref, entry.party), entry)
     out: list[Acknowledgement] = []
     for entry in ordered:
@@ -437,8 +451,9 @@ def _owed(
     span = _span(line, entry.priority)
     deadline = None if span is None else (received or entry.created) + span
     level = 0
-    if ack is not None:
-        late = deadline is not None and ack.created > deadline
+    acknowledged_at = None if ack is None else _ack_time(ack, entry.party)
+    if acknowledged_at is not None:
+        late = deadline is not None and acknowledged_at > deadline
         state = AckState.LATE if late else AckState.ACKNOWLEDGED
     elif deadline is None:
         state = AckState.OPEN
@@ -446,8 +461,8 @@ def _owed(
         state = AckState.DUE
     else:
         state = AckState.OVERDUE
-        assert span is not None and line is not None  # noqa: S101 - a deadline needs both
-        level = min(1 + int((now - deadline) / span), max(line.last_level(recipient), 1))
+        assert span is not None  # noqa: S101 - a deadline needs a span
+        level = 1 + int((now - deadline) / span)
     contact = line.contact(recipient, level) if line is not None else recipient
     return Acknowledgement(
         ref=entry.ref,
@@ -462,11 +477,22 @@ def _owed(
         level=level,
         contact=contact,
         exercise=entry.exercise,
-        acknowledged_at=None if ack is None else ack.created,
+        acknowledged_at=acknowledged_at,
         ack_ref=None if ack is None else ack.ref,
         by=None if ack is None or ack.body is None else _short(ack.body.get("by")),
         text=line_text(agreement, entry.body) if entry.body is not None else {},
     )
+
+
+def _ack_time(ack: Entry, sender: str) -> datetime:
+    """When an acknowledgement counts: when the message's sender received it (the time
+    that counts, design), never before it was signed; until then, when it was signed."""
+    received = ack.given_to(sender)
+    return ack.created if received is None else max(received, ack.created)
+
+
+def _drill(entry: Entry) -> str:
+    return "an exercise entry" if entry.exercise else "a real entry"
 
 
 def _span(line: Hotline | None, priority: str) -> timedelta | None:
@@ -500,10 +526,13 @@ def _links(
         sent = [e for e in mine if party in e.to]
         last = sent[-1] if sent else None
         answered = None if last is None else last.given_to(party)
+        # Judged: the newest test whose time to answer is over (a newer one
+        # still within it does not hide a dead link).
+        judged = next((e for e in reversed(sent) if now > e.created + answer), None)
         heard = [e.given_to(me) for e in tests if e.party == party and me in e.to]
         received = max((t for t in heard if t is not None), default=None)
         expected_by = (received or since) + interval + answer
-        unanswered = last is not None and answered is None and now > last.created + answer
+        unanswered = judged is not None and judged.given_to(party) is None
         missed = now > expected_by
         state = {
             (False, False): LinkState.OK,
@@ -549,14 +578,13 @@ def _incidents(
             ):
                 skipped.append((entry.ref, "refs no incident report this node holds"))
             continue
-        report = reports[cited[0]]
-        thread_parties = {report.party, *report.to}
-        if entry.type in (INCIDENT_ACCOUNT_TYPE, INCIDENT_STATUS_TYPE) and (
-            entry.party not in thread_parties
-        ):
-            skipped.append((entry.ref, f"{entry.party} is not a side of incident {report.ref}"))
-            continue
-        threads[report.ref].append(entry)
+        for ref in cited:
+            report = reports[ref]
+            why = _thread_rule(entry, report)
+            if why:
+                skipped.append((entry.ref, why))
+                continue
+            threads[ref].append(entry)
     out = []
     for ref, thread in threads.items():
         report = reports[ref]
@@ -595,6 +623,25 @@ def _incidents(
     return out
 
 
+def _thread_rule(entry: Entry, report: Entry) -> str | None:
+    """Why an account or status does not count in ``report``'s thread, or None.
+
+    Judged on the header alone, so that every side, whether or not it holds
+    the body, counts the same entries.
+    """
+    if entry.type not in (INCIDENT_ACCOUNT_TYPE, INCIDENT_STATUS_TYPE):
+        return None
+    sides = {report.party, *report.to}
+    if entry.party not in sides:
+        return f"{entry.party} is not a side of incident {report.ref}"
+    missing = sorted(sides - {entry.party} - set(entry.to))
+    if missing:
+        return f"not sent to every side of incident {report.ref} (missing {', '.join(missing)})"
+    if entry.exercise != report.exercise:
+        return f"{_drill(entry)} in the thread of {_drill(report)} {report.ref}"
+    return None
+
+
 def _notices(
     ordered: Sequence[Entry],
     by_ref: Mapping[str, Entry],
@@ -618,14 +665,20 @@ def _notices(
             if me in (entry.party, *entry.to) and entry.refs:
                 skipped.append((entry.ref, "refs no out-of-band notice this node holds"))
             continue
-        ref = cited[0]
-        if entry.party not in verdicts[ref]:
-            skipped.append((entry.ref, f"{entry.party} was not given notice {ref}"))
-            continue
-        verdict = None if entry.body is None else entry.body.get("verdict")
-        if verdict in ("confirmed", "disputed"):
-            verdicts[ref][entry.party] = str(verdict)
-        replies[ref].append(entry)
+        for ref in cited:
+            notice = notices[ref]
+            if entry.party not in verdicts[ref]:
+                skipped.append((entry.ref, f"{entry.party} was not given notice {ref}"))
+                continue
+            if notice.party not in entry.to or entry.exercise != notice.exercise:
+                skipped.append((entry.ref, f"not a reply to {ref} sent to {notice.party}"))
+                continue
+            verdict = None if entry.body is None else entry.body.get("verdict")
+            if verdict in ("confirmed", "disputed"):
+                verdicts[ref][entry.party] = str(verdict)
+            elif entry.body is None and verdicts[ref][entry.party] == "pending":
+                verdicts[ref][entry.party] = "answered"  # its body was not sent here
+            replies[ref].append(entry)
     return [
         Notice(
             ref=ref,
@@ -674,11 +727,11 @@ def parse_body_time(value: object) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
+        if moment.tzinfo is None:
+            return None
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # a year 1 or 9999 time beyond UTC's range
         return None
-    if moment.tzinfo is None:
-        return None
-    return moment.astimezone(UTC)
 
 
 def _thread_entry(entry: Entry) -> ThreadEntry:

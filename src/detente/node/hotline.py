@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from detente.agreement.hotline import (
     ACK_TYPE,
     INCIDENT_ACCOUNT_TYPE,
@@ -47,13 +49,14 @@ from detente.agreement.hotline import (
     NOTICE_REPLY_TYPE,
     NOTICE_TYPE,
 )
-from detente.errors import InputError, NotFoundError
+from detente.errors import BodyError, DetenteError, InputError, NotFoundError
 from detente.measures.hotline import AckState, Line
 from detente.node.alarms import raise_alarm
 from detente.node.directory import Node
 from detente.node.line import line_entries, line_state
 from detente.node.writer import AppendResult, Draft, LogWriter
 from detente.record.envelope import format_time
+from detente.store.logs import LogStore
 
 __all__ = [
     "INCIDENT_STATUSES",
@@ -142,8 +145,11 @@ def acknowledge(
     """
     with node.database.engine.connect() as conn:
         target = next((e for e in line_entries(conn, node) if e.ref == ref), None)
+        held = target is not None or _holds(conn, ref)
     if target is None:
-        raise NotFoundError(f"{ref}: no such message on the line held here")
+        if held:
+            raise BodyError(f"{ref}: not a message on the line, so not acknowledged")
+        raise NotFoundError(f"{ref}: no such message held here")
     body: dict[str, Any] = {"by": by[:200]}
     if note:
         body["note"] = note
@@ -156,6 +162,11 @@ def acknowledge(
         exercise=target.exercise,
     )
     return _append(node, draft, idempotency)
+
+
+def _holds(conn: Connection, ref: str) -> bool:
+    party, _, seq = ref.partition(":")
+    return seq.isdigit() and LogStore(conn, party).leaf(int(seq)) is not None
 
 
 def report_incident(
@@ -288,13 +299,9 @@ def reply_notice(
     body: dict[str, Any] = {"verdict": verdict}
     if text:
         body["text"] = text
-    draft = Draft(
-        type=NOTICE_REPLY_TYPE,
-        body=body,
-        to=(notice.party,),
-        refs=(ref,),
-        exercise=notice.exercise,
-    )
+    # To every party of the notice, so that each sees the same verdicts.
+    to = tuple(sorted({notice.party, *notice.to} - {node.party}))
+    draft = Draft(type=NOTICE_REPLY_TYPE, body=body, to=to, refs=(ref,), exercise=notice.exercise)
     return _append(node, draft, idempotency)
 
 
@@ -315,6 +322,7 @@ class WatchResult:
 
     line: Line
     link_test: AppendResult | None = None
+    link_test_error: str | None = None  # why the link test due was not sent
     alarms: list[str] = field(default_factory=list)
 
 
@@ -331,26 +339,32 @@ def watch_line(node: Node) -> WatchResult:
         and _others(node)
         and (line.next_link_test is None or now >= line.next_link_test)
     ):
-        result.link_test = send_link_test(node)
-        line = result.line = line_state(node)
+        try:
+            result.link_test = send_link_test(node)
+        except DetenteError as e:
+            # The alarms below must be raised whatever stops the test (a
+            # suspension of link-test, a store error): the peers' side of the
+            # link raises its own alarm when the test does not come.
+            result.link_test_error = str(e)
+        else:
+            line = result.line = line_state(node)
     for owed in line.acknowledgements:
         if owed.state is not AckState.OVERDUE:
             continue
-        deadline = format_time(owed.deadline) if owed.deadline else "?"
+        # The detail names the message and the level only, so that one level
+        # is one alarm even when the deadline moves (a late receipt).
         mark = "EXERCISE " if owed.exercise else ""
         if owed.recipient == node.party:
             party = owed.sender
             detail = (
-                f"{mark}{owed.priority} {owed.ref} from {owed.sender} not acknowledged "
-                f"(due {deadline}); escalated to {owed.contact} (level {owed.level})"
+                f"{mark}{owed.priority} {owed.ref} from {owed.sender} not acknowledged; "
+                f"escalated to {owed.contact} (level {owed.level})"
             )
         else:
             party = owed.recipient
-            heard = "" if owed.received else ", not even received"
             detail = (
-                f"{mark}{owed.recipient} has not acknowledged {owed.priority} {owed.ref} "
-                f"(due {deadline}{heard}); escalated to {owed.recipient}'s {owed.contact} "
-                f"(level {owed.level})"
+                f"{mark}{owed.recipient} has not acknowledged {owed.priority} {owed.ref}; "
+                f"escalated to {owed.recipient}'s {owed.contact} (level {owed.level})"
             )
         if raise_alarm(node, kind="ack_overdue", party=party, detail=detail):
             result.alarms.append(detail)
@@ -397,9 +411,13 @@ class LineWatch:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
+        failing: str | None = None
         while not self._stop.is_set():
             try:
                 result = watch_line(self._node)
+                if result.link_test_error != failing and result.link_test_error is not None:
+                    log.error("cannot send the link test: %s", result.link_test_error)
+                failing = result.link_test_error
                 if result.link_test is not None and self._on_sent is not None:
                     self._on_sent()
             except Exception:  # noqa: BLE001 - the watch must outlive any one failure

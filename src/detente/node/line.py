@@ -42,6 +42,7 @@ from detente.agreement.hotline import (
     LINE_TYPES,
     NOTICE_TYPE,
 )
+from detente.agreement.messages import Priority
 from detente.errors import BodyError, ConflictError
 from detente.exchange.early import early_entries_ahead, early_receipt_times
 from detente.measures.entry import Entry
@@ -53,6 +54,7 @@ from detente.store.logs import LogStore
 from detente.store.schema import priority_lane
 
 __all__ = [
+    "answer_priority",
     "answer_recipients",
     "check_line_drafts",
     "line_entries",
@@ -74,7 +76,11 @@ def line_types(node: Node) -> frozenset[str]:
 def line_entries(conn: Connection, node: Node) -> list[Entry]:
     """The line's entries in every log held, with the earliest receipt time known for each."""
     types = line_types(node)
+    # Mirror sizes first: a delivery committing while the entries are read
+    # then only repeats an entry taken ahead (dropped below), never loses one.
+    sizes = {peer.party: LogStore(conn, peer.party).size() for peer in node.config.peers}
     out = load_entries(conn, node, types)
+    in_mirror = {e.ref for e in out}
     # Own entries: a receipt through the priority lane comes before the ordinary one.
     lane = {
         (int(r.seq), str(r.peer)): int(r.receipted_at)
@@ -107,10 +113,9 @@ def line_entries(conn: Connection, node: Node) -> list[Entry]:
                 merged[i] = replace(
                     entry, received={node.party: at if held is None else min(held, at)}
                 )
-        size = LogStore(conn, peer.party).size()
-        for row in early_entries_ahead(conn, peer.party, size):
+        for row in early_entries_ahead(conn, peer.party, sizes[peer.party]):
             header = Envelope.from_leaf(row.leaf).header
-            if header.type not in types:
+            if header.type not in types or f"{peer.party}:{row.seq}" in in_mirror:
                 continue
             body = None if row.body is None else json.loads(row.body)
             merged.append(
@@ -134,7 +139,8 @@ def answer_recipients(conn: Connection, node: Node, refs: Sequence[str]) -> tupl
     """Who an answer on the line goes to when its draft names nobody.
 
     An account or status of an incident goes to every other side of the
-    thread; an acknowledgement or a reply to the party of the entry cited.
+    thread, a reply to a notice to every party of the notice, an
+    acknowledgement to the sender of the message.
     """
     by_ref = {e.ref: e for e in line_entries(conn, node)}
     out: set[str] = set()
@@ -142,11 +148,19 @@ def answer_recipients(conn: Connection, node: Node, refs: Sequence[str]) -> tupl
         entry = by_ref.get(ref)
         if entry is None:
             out.add(ref.partition(":")[0])
-        elif entry.type == INCIDENT_REPORT_TYPE:
+        elif entry.type in (INCIDENT_REPORT_TYPE, NOTICE_TYPE):
             out.update((entry.party, *entry.to))
         else:
             out.add(entry.party)
     return tuple(sorted(out & (node.agreement.party_ids() - {node.party})))
+
+
+def answer_priority(conn: Connection, node: Node, refs: Sequence[str]) -> str | None:
+    """The priority of an acknowledgement that names none: the highest of what it cites."""
+    cited = [e.priority for e in line_entries(conn, node) if e.ref in set(refs)]
+    order = [p.value for p in Priority]
+    known = [p for p in cited if p in order]
+    return min(known, key=order.index) if known else None
 
 
 def line_since(conn: Connection, node: Node) -> datetime:
@@ -197,7 +211,10 @@ def check_line_drafts(
         header = envelope.header
         where = envelope.position
         if header.type == LINE_MESSAGE_TYPE:
-            _check_template(node, where, body)
+            try:
+                _check_template(node, body)
+            except BodyError as e:
+                raise BodyError(f"{where}: {e}") from None
             continue
         if header.type not in _ANSWERS:
             continue
@@ -208,6 +225,11 @@ def check_line_drafts(
         by_ref = {e.ref: e for e in held}
         for ref in header.refs:
             target = by_ref.get(ref)
+            if target is not None and target.exercise != header.exercise:
+                drill = "an exercise" if target.exercise else "a real"
+                raise BodyError(
+                    f"{where}: exercise: {ref} is {drill} entry; its answer must be marked alike"
+                )
             if header.type == ACK_TYPE:
                 _check_ack(node, where, ref, target, header.to, held)
             elif header.type in (INCIDENT_ACCOUNT_TYPE, INCIDENT_STATUS_TYPE):
@@ -226,18 +248,20 @@ def check_line_drafts(
                 raise BodyError(
                     f"{where}: refs: {ref} is not an out-of-band notice given to {node.party}"
                 )
+            elif target.party not in header.to:
+                raise BodyError(f"{where}: to: a reply to {ref} must go to {target.party}")
 
 
-def _check_template(node: Node, where: str, body: Mapping[str, Any]) -> None:
+def _check_template(node: Node, body: Mapping[str, Any]) -> None:
     template_id = body.get("template")
     if template_id is None:
         if "text" not in body:
-            raise BodyError(f"{where}: body: a line message needs a text or a template")
+            raise BodyError("body: a line message needs a text or a template")
         return
     template = node.agreement.templates.get(str(template_id))
     if template is None:
         known = ", ".join(sorted(node.agreement.templates)) or "none"
-        raise BodyError(f"{where}: body.template: no template {template_id!r} (known: {known})")
+        raise BodyError(f"body.template: no template {template_id!r} (known: {known})")
     values = body.get("fields", {})
     template.fill(values if isinstance(values, dict) else {})
 
@@ -264,4 +288,4 @@ def _check_ack(
     for entry in held:
         if entry.type == ACK_TYPE and entry.party == node.party and ref in entry.refs:
             by = (entry.body or {}).get("by") or "this party"
-            raise ConflictError(f"{ref} was already acknowledged by {by} ({entry.ref})")
+            raise ConflictError(f"{where}: {ref} was already acknowledged by {by} ({entry.ref})")

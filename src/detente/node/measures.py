@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -31,7 +32,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from detente.agreement import AfterMessage, Agreement
-from detente.agreement.hotline import LINE_OPENERS
+from detente.agreement.hotline import LINE_ANSWERS, LINE_OPENERS
 from detente.agreement.suspension import SUSPENSION_TYPES
 from detente.errors import BodyError
 from detente.measures.entry import Entry
@@ -70,10 +71,11 @@ def _first_receipts(log: LogStore, cosigner: str) -> list[tuple[int, int]]:
 
 
 def _receipt(receipts: Sequence[tuple[int, int]], seq: int) -> datetime | None:
-    for size, timestamp in receipts:
-        if size > seq:
-            return datetime.fromtimestamp(timestamp, UTC)
-    return None
+    # The first receipt (by size) whose checkpoint contains seq: sizes are sorted.
+    index = bisect.bisect_right(receipts, (seq, 2**63))
+    if index == len(receipts):
+        return None
+    return datetime.fromtimestamp(receipts[index][1], UTC)
 
 
 def load_entries(
@@ -151,10 +153,13 @@ def default_to(agreement: Agreement, party: str, type_id: str) -> tuple[str, ...
 
     Every other party for a suspension or resumption (each must hear of it)
     and for what opens something on the emergency line (a message, an
-    incident report, a notice, a link test); none otherwise. (Answers on the
+    incident report, a notice, a link test, any other type a person must
+    acknowledge); none otherwise. (Answers on the
     line go to whom they answer: :func:`detente.node.line.answer_recipients`.)
     """
-    if type_id in SUSPENSION_TYPES or type_id in LINE_OPENERS:
+    line = agreement.hotline
+    on_line = line is not None and type_id in line.acknowledged and type_id not in LINE_ANSWERS
+    if type_id in SUSPENSION_TYPES or type_id in LINE_OPENERS or on_line:
         return tuple(sorted(agreement.party_ids() - {party}))
     return ()
 

@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from detente.agreement.hotline import LINE_ANSWERS
+from detente.agreement.hotline import ACK_TYPE, LINE_ANSWERS
+from detente.agreement.messages import MessageType
 from detente.agreement.system import is_system_type
 from detente.crypto.canonical import canonical_json
 from detente.crypto.keys import SigningKey
@@ -33,7 +34,7 @@ from detente.errors import (
     VerificationError,
 )
 from detente.node.directory import Node
-from detente.node.line import answer_recipients, check_line_drafts
+from detente.node.line import answer_priority, answer_recipients, check_line_drafts
 from detente.node.measures import check_drafts, default_to
 from detente.record.admission import check_rules
 from detente.record.checkpoint import Checkpoint, SignedCheckpoint, origin_for
@@ -212,7 +213,7 @@ class LogWriter:
                 to=draft.to or self._default_to(conn, draft),
                 refs=draft.refs,
                 article=draft.article if draft.article is not None else message_type.article,
-                priority=draft.priority or str(message_type.priority),
+                priority=draft.priority or self._default_priority(conn, draft, message_type),
                 exercise=draft.exercise,
             )
             check_rules(envelope, body, agreement=agreement, parsed=value)
@@ -234,6 +235,15 @@ class LogWriter:
         if draft.type in LINE_ANSWERS:
             return answer_recipients(conn, self._node, draft.refs)
         return default_to(self._node.agreement, self._node.party, draft.type)
+
+    def _default_priority(self, conn: Connection, draft: Draft, message_type: MessageType) -> str:
+        """A draft's priority when it names none: its type's, except that an
+        acknowledgement on the line travels at the priority of what it acknowledges."""
+        if draft.type == ACK_TYPE:
+            cited = answer_priority(conn, self._node, draft.refs)
+            if cited is not None:
+                return cited
+        return str(message_type.priority)
 
     def _append(self, conn: Connection, drafts: Sequence[Draft]) -> AppendResult:
         node = self._node
