@@ -166,6 +166,26 @@ def test_append_leaf_hash_matches_append() -> None:
     assert a.root() == b.root()
 
 
+@pytest.mark.parametrize("size", [*range(34), 64, 65, 100])
+def test_from_leaf_hashes_builds_the_tree_append_builds(size: int) -> None:
+    grown = tree_of(size)
+    built = MerkleTree.from_leaf_hashes([leaf_hash(entry) for entry in ENTRIES[:size]])
+    assert built._levels == grown._levels
+    assert built.root() == ref_root(size)
+    for index in range(size):
+        assert built.inclusion_proof(index, size) == ref_path(index, ENTRIES[:size])
+    built.append(b"one more")
+    grown.append(b"one more")
+    assert built._levels == grown._levels
+
+
+def test_from_leaf_hashes_refuses_bad_hashes() -> None:
+    with pytest.raises(InputError, match="leaf hash 1 must be 32 bytes"):
+        MerkleTree.from_leaf_hashes([b"\x00" * 32, b"\x00" * 31])
+    with pytest.raises(InputError, match="leaf hash 0 must be 32 bytes"):
+        MerkleTree.from_leaf_hashes([bytearray(32)])  # type: ignore[list-item]
+
+
 def test_node_accessor_holds_perfect_subtrees() -> None:
     tree = tree_of(13)
     assert tree.node(0, 12) == leaf_hash(ENTRIES[12])

@@ -1,4 +1,4 @@
-"""The record: envelopes, RFC 9162 Merkle logs, checkpoints, admission, audit.
+"""The record: envelopes, RFC 9162 Merkle logs, checkpoints, admission, audit, inventories.
 
 Pure code over bytes: nothing here touches a database or the network.
 """
@@ -18,6 +18,16 @@ from detente.record.evidence import (
     equal_size_evidence,
     verify_evidence,
 )
+from detente.record.inventory import (
+    Commitment,
+    ItemRecord,
+    Opening,
+    PublishedCommitment,
+    commit,
+    verify_opening,
+)
+from detente.record.inventory_file import load_commitment, save_commitment
+from detente.record.inventory_findings import Finding, Mismatch, compare, compare_sample
 from detente.record.merkle import (
     MerkleTree,
     leaf_hash,
@@ -31,24 +41,36 @@ __all__ = [
     "ZERO_HASH",
     "Admission",
     "Checkpoint",
+    "Commitment",
     "Cosignature",
     "Envelope",
     "EquivocationProof",
+    "Finding",
     "Header",
+    "ItemRecord",
     "LogTip",
     "MerkleTree",
+    "Mismatch",
+    "Opening",
+    "PublishedCommitment",
     "SignedCheckpoint",
     "admit",
     "check_body",
     "check_rules",
+    "commit",
+    "compare",
+    "compare_sample",
     "cosign",
     "different_size_evidence",
     "equal_size_evidence",
     "leaf_hash",
+    "load_commitment",
     "node_hash",
     "origin_for",
+    "save_commitment",
     "seal",
     "verify_consistency",
     "verify_evidence",
     "verify_inclusion",
+    "verify_opening",
 ]

@@ -411,6 +411,43 @@ class MerkleTree:
         """Start an empty tree."""
         self._levels: list[list[bytes]] = [[]]
 
+    @classmethod
+    def from_leaf_hashes(cls, hashes: Sequence[bytes]) -> MerkleTree:
+        """Build a tree from all its leaf hashes at once, level by level.
+
+        The result is the tree :meth:`append_leaf_hash` builds leaf by leaf:
+        level ``l + 1`` holds the parents of consecutive pairs of level
+        ``l``, an unpaired last node waiting for its sibling. Hashing one
+        level in a single pass over a list skips the per-leaf bookkeeping of
+        :meth:`_push`, which matters for a million leaves known up front (a
+        committed inventory).
+
+        Args:
+            hashes: The 32-byte leaf hashes, in order.
+
+        Returns:
+            A tree of ``len(hashes)`` leaves, which may still grow.
+
+        Raises:
+            InputError: A hash is not 32 bytes; the message names its index.
+        """
+        row = list(hashes)
+        for i, h in enumerate(row):
+            if type(h) is not bytes or len(h) != HASH_SIZE:
+                raise InputError(f"leaf hash {i} must be {HASH_SIZE} bytes")
+        tree = cls()
+        levels = tree._levels
+        levels[0] = row
+        sha256 = _sha256
+        while len(row) > 1:
+            pairs = iter(row)
+            row = [
+                sha256(b"\x01" + left + right).digest()
+                for left, right in zip(pairs, pairs, strict=False)
+            ]
+            levels.append(row)
+        return tree
+
     @property
     def size(self) -> int:
         """Number of leaves."""
