@@ -107,9 +107,17 @@ SamplePlan = Annotated[AllSample | FixedSample | DetectionSample, Field(discrimi
 class InspectionType(Frozen):
     """One kind of inspection or transparency visit.
 
-    ``sites`` lists the sites it may be held at (empty: any declared site of
-    the inspected party); ``inspecting`` and ``inspected`` list who may ask
-    and who must host (``["*"]``: any party).
+    ``sites`` lists the sites it may be held at (empty: any site of the
+    inspected party, declared in the agreement or by an inventory
+    commitment); ``inspecting`` and ``inspected`` list who may ask and who
+    must host (``["*"]``: any party).
+
+    Hours: ``notice_hours`` from the request to the arrival at the point of
+    entry, ``transit_hours`` from the arrival to the site, ``reveal_hours``
+    for each side's reveal of its random value once it is due,
+    ``max_duration_hours`` from the start at the site to the report.
+    ``opened_by`` names the type whose visits, by the other side, each open
+    the right to one visit of this one (reciprocity), on top of its quota.
     """
 
     id: Slug
@@ -123,10 +131,13 @@ class InspectionType(Frozen):
     per_party_per_year: Positive | None = None
     proportional: ProportionalQuota | None = None
     notice_hours: Positive
+    transit_hours: Positive | None = None
+    reveal_hours: Positive | None = None
     max_duration_hours: Positive | None = None
     max_team_size: Positive | None = None
     sites: list[Slug] = Field(default_factory=list)
     sample: SamplePlan = Field(default_factory=lambda: AllSample(kind="all"))
+    opened_by: Slug | None = None
 
     @field_validator("quota")
     @classmethod

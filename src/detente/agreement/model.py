@@ -365,6 +365,13 @@ def reference_problems(agreement: AgreementContent) -> list[Problem]:
                 problems.append(
                     Problem(("inspection_types", it.id, "sites", j), f"unknown site {site_id!r}")
                 )
+        if it.opened_by is not None and it.opened_by not in agreement.inspection_types:
+            problems.append(
+                Problem(
+                    ("inspection_types", it.id, "opened_by"),
+                    f"unknown inspection type {it.opened_by!r}",
+                )
+            )
         if it.proportional is not None and it.proportional.category not in categories:
             problems.append(
                 Problem(
