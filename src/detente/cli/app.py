@@ -30,6 +30,7 @@ from detente.cli.log import log_app
 from detente.cli.measures import obligations, suspensions
 from detente.cli.operator import operator_app
 from detente.cli.peer import peer_app
+from detente.cli.plan import plan_app
 from detente.cli.receipt import receipt_app
 from detente.cli.release import release_app
 from detente.cli.serve import serve
@@ -56,6 +57,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
 app.add_typer(operator_app, name="operator")
 app.add_typer(peer_app, name="peer")
+app.add_typer(plan_app, name="plan")
 app.add_typer(receipt_app, name="receipt")
 app.add_typer(release_app, name="release")
 app.command("obligations")(obligations)
