@@ -68,8 +68,18 @@ def request(logs, party="ru", site="deveselu", kind="aegis-ashore-visit", hours=
 
 
 def sample(logs, ref, host="us", team="ru", *, reveal=("host", "team")):
-    logs.add(host, "sample-commit", {"commitment": commit_value(HOST_VALUE, inspection_id=ref, party=host).hex()}, refs=[ref])
-    logs.add(team, "sample-commit", {"commitment": commit_value(TEAM_VALUE, inspection_id=ref, party=team).hex()}, refs=[ref])
+    logs.add(
+        host,
+        "sample-commit",
+        {"commitment": commit_value(HOST_VALUE, inspection_id=ref, party=host).hex()},
+        refs=[ref],
+    )
+    logs.add(
+        team,
+        "sample-commit",
+        {"commitment": commit_value(TEAM_VALUE, inspection_id=ref, party=team).hex()},
+        refs=[ref],
+    )
     if "host" in reveal:
         logs.add(host, "sample-reveal", {"value": HOST_VALUE.hex()}, refs=[ref])
     if "team" in reveal:
@@ -85,8 +95,20 @@ def test_a_whole_visit_from_commitment_to_a_report_signed_by_both() -> None:
     [visit] = logs.fold()
     assert visit.state == "notice" and visit.seed is not None
     assert len(visit.sample) == len(set(visit.sample)) and 0 < len(visit.sample) <= 24
-    logs.add("ru", "inspection-step", {"step": "arrived", "at": format_time(logs.now + timedelta(hours=33))}, refs=[ref], minutes=33 * 60)
-    logs.add("us", "inspection-step", {"step": "at_site", "at": format_time(logs.now)}, refs=[ref], minutes=120)
+    logs.add(
+        "ru",
+        "inspection-step",
+        {"step": "arrived", "at": format_time(logs.now + timedelta(hours=33))},
+        refs=[ref],
+        minutes=33 * 60,
+    )
+    logs.add(
+        "us",
+        "inspection-step",
+        {"step": "at_site", "at": format_time(logs.now)},
+        refs=[ref],
+        minutes=120,
+    )
     openings = [o.to_json() for o in inventory.open(visit.sample)]
     logs.add("us", "inventory-opening", {"openings": openings}, refs=[ref])
     observed = [
@@ -117,7 +139,9 @@ def test_an_opening_that_does_not_match_the_commitment_is_a_finding() -> None:
     openings = [o.to_json() for o in committed.open(visit.sample[1:])]
     openings += [o.to_json() for o in swapped.open(visit.sample[:1])]
     logs.add("us", "inventory-opening", {"openings": openings}, refs=[ref])
-    observed = [{"index": i, "status": "loaded", "contents": "SM-3 Block IIA"} for i in visit.sample]
+    observed = [
+        {"index": i, "status": "loaded", "contents": "SM-3 Block IIA"} for i in visit.sample
+    ]
     logs.add("ru", "inspection-findings", {"observed": observed}, refs=[ref])
     [visit] = logs.fold()
     assert [(f["index"], f["kind"]) for f in visit.findings] == [(visit.sample[0], "unverified")]
@@ -132,8 +156,12 @@ def test_the_commitment_must_come_first_and_the_request_fit_its_type() -> None:
     big = logs.add(
         "ru",
         "inspection-request",
-        {"inspection_type": "aegis-ashore-visit", "site": "deveselu",
-         "arrival": format_time(logs.now + timedelta(hours=40)), "team_size": 30},
+        {
+            "inspection_type": "aegis-ashore-visit",
+            "site": "deveselu",
+            "arrival": format_time(logs.now + timedelta(hours=40)),
+            "team_size": 30,
+        },
     )
     wrong_side = request(logs, party="us", site="deveselu")
     reasons = {v.ref: v.reason for v in logs.fold()}
@@ -163,14 +191,20 @@ def test_quota_and_reciprocity_and_a_reveal_withheld() -> None:
     )
     # Each counted Russian visit opens the right to one US visit to a Russian base.
     mine = request(logs, party="us", site="ru-base-1", kind="missile-base-visit")
-    again = [request(logs, party="us", site="ru-base-1", kind="missile-base-visit") for _ in range(2)]
+    again = [
+        request(logs, party="us", site="ru-base-1", kind="missile-base-visit") for _ in range(2)
+    ]
     visits = {v.ref: v for v in logs.fold()}
     assert visits[mine].uses_right and visits[mine].state == "sampling"
     assert visits[again[0]].uses_right
     assert visits[again[1]].state == "rejected" and "0 of 2 rights left" in visits[again[1]].reason
     # The host withholds its reveal past the deadline: forfeited by the host, not counted.
     sample(logs, mine, host="ru", team="us", reveal=())
-    [state] = [v for v in fold_inspections(AGREEMENT, logs.entries, now=logs.now + timedelta(hours=3)) if v.ref == mine]
+    [state] = [
+        v
+        for v in fold_inspections(AGREEMENT, logs.entries, now=logs.now + timedelta(hours=3))
+        if v.ref == mine
+    ]
     assert (state.state, state.forfeited_by) == ("forfeited", "ru")
     assert not state.counts_against_quota and state.seed is None
 
@@ -182,7 +216,13 @@ def test_a_late_step_is_overdue_on_the_side_that_owes_it() -> None:
     ref = request(logs)
     sample(logs, ref)
     arrived = logs.now + timedelta(hours=33)
-    logs.add("ru", "inspection-step", {"step": "arrived", "at": format_time(arrived)}, refs=[ref], minutes=33 * 60)
+    logs.add(
+        "ru",
+        "inspection-step",
+        {"step": "arrived", "at": format_time(arrived)},
+        refs=[ref],
+        minutes=33 * 60,
+    )
     [visit] = logs.fold(now=arrived + timedelta(hours=8))
     assert visit.state == "transit" and visit.overdue == []
     [visit] = logs.fold(now=arrived + timedelta(hours=9, minutes=1))
@@ -191,5 +231,7 @@ def test_a_late_step_is_overdue_on_the_side_that_owes_it() -> None:
 
 def test_quota_state_counts_by_year() -> None:
     kind = AGREEMENT.inspection_types["aegis-ashore-visit"]
-    state = quota_state(AGREEMENT, [], inspection_type=kind, inspecting="ru", inspected="us", day=T0)
+    state = quota_state(
+        AGREEMENT, [], inspection_type=kind, inspecting="ru", inspected="us", day=T0
+    )
     assert (state.year, state.per_year, state.left) == (2026, 2, 2)

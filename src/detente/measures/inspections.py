@@ -52,7 +52,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from detente.agreement import Agreement, InspectionType
@@ -421,7 +421,9 @@ def _open(
         (
             c
             for c in reversed(commitments)
-            if c.party == host and c.created < request.created and (c.body or {}).get("site") == site
+            if c.party == host
+            and c.created < request.created
+            and (c.body or {}).get("site") == site
         ),
         None,
     )
@@ -430,7 +432,10 @@ def _open(
             visit.commitment = PublishedCommitment.from_json(commitment.body)
             visit.commitment_ref = commitment.ref
         except DetenteError as e:
-            visit.state, visit.reason = "rejected", f"the inventory commitment {commitment.ref}: {e}"
+            visit.state, visit.reason = (
+                "rejected",
+                f"the inventory commitment {commitment.ref}: {e}",
+            )
     return visit
 
 
