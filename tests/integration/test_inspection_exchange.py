@@ -231,3 +231,66 @@ def test_secrets_are_0600_and_never_in_the_log(network, clock):
                 text = b"\n".join(bodies)
                 assert b"cell 05" not in text, (party, owner)
                 assert not any(v in text for v in values), (party, owner)
+
+
+def _auth(network, party):
+    return {"Authorization": f"Bearer {network.tokens[party]}"}
+
+
+def api(network, party, method, path, **kwargs):
+    return network.clients[party].request(
+        method, f"/v1/inspections{path}", headers=_auth(network, party), **kwargs
+    )
+
+
+def test_the_api_runs_a_visit_and_serves_its_report(network, clock):
+    records = [r.to_json() for r in cells("deveselu")]
+    response = api(
+        network, "us", "POST", "/inventories", json={"site": "deveselu", "records": records}
+    )
+    assert response.status_code == 201, response.text
+    deliver(network)
+    clock.advance(minutes=1)
+    arrival = (clock.now + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {"inspection_type": "aegis-ashore-visit", "site": "deveselu", "arrival": arrival}
+    short = api(network, "ru", "POST", "", json={**body, "team_size": 8})
+    assert short.status_code == 422 and "body.arrival" in short.text
+    body["arrival"] = (clock.now + timedelta(hours=33)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = api(network, "ru", "POST", "", json={**body, "team_size": 8})
+    assert created.status_code == 201, created.text
+    ref = created.json()["position"]
+    party, seq = ref.split(":")
+    deliver(network)
+    for side in ("us", "ru"):
+        clock.advance(minutes=1)
+        assert api(network, side, "POST", f"/{party}/{seq}/commit").status_code == 201
+        deliver(network)
+    early = api(network, "ru", "POST", f"/{party}/{seq}/reveal")
+    assert early.status_code == 422 and "reveals first" in early.text
+    assert api(network, "ru", "GET", f"/{party}/{seq}/report").status_code == 409
+    run_visit_rest(network, clock, ref)
+    listing = api(network, "ru", "GET", "").json()
+    assert [v["state"] for v in listing["inspections"]] == ["closed"]
+    quota = next(q for q in listing["quotas"] if q["inspection_type"] == "aegis-ashore-visit")
+    assert (quota["used"], quota["left"]) == (1, 1)
+    reports = [api(network, p, "GET", f"/{party}/{seq}/report").json() for p in ("us", "ru")]
+    assert reports[0] == reports[1] and reports[0]["signed_by"] == ["ru", "us"]
+    assert ref in reports[0]["entries"]
+    assert api(network, "ru", "GET", "/ru/999").status_code == 404
+
+
+def run_visit_rest(network, clock, ref):
+    n = network.nodes
+    act(network, clock, reveal_sample, n["us"], ref)
+    act(network, clock, reveal_sample, n["ru"], ref)
+    clock.now = visit(network, "ru", ref).arrival
+    act(network, clock, record_step, n["ru"], ref, "arrived", clock.now)
+    act(network, clock, record_step, n["us"], ref, "at_site", clock.now)
+    act(network, clock, open_sample, n["us"], ref)
+    rows = [
+        {"index": i, "status": "loaded", "contents": "SM-3 Block IIA"}
+        for i in visit(network, "ru", ref).sample
+    ]
+    act(network, clock, record_findings, n["ru"], ref, rows)
+    act(network, clock, sign_report, n["ru"], ref)
+    act(network, clock, sign_report, n["us"], ref)
