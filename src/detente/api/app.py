@@ -26,7 +26,16 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import insert
 
 from detente import __version__
-from detente.api import alarms, hotline, measures, messages, peer, releases, settlement
+from detente.api import (
+    alarms,
+    hotline,
+    inspections,
+    measures,
+    messages,
+    peer,
+    releases,
+    settlement,
+)
 from detente.console.app import error_page, install_console
 from detente.crypto.keys import VerifierKey
 from detente.errors import (
@@ -154,6 +163,7 @@ def create_app(
     app.include_router(releases.router)
     app.include_router(alarms.router)
     app.include_router(hotline.router)
+    app.include_router(inspections.router)
     app.include_router(measures.router)
     app.include_router(settlement.router)
 

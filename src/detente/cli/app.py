@@ -25,6 +25,7 @@ from detente.cli.agreement import agreement_app
 from detente.cli.alarms import alarms_app
 from detente.cli.evidence import evidence_app
 from detente.cli.hotline import hotline_app
+from detente.cli.inspection import inspection_app
 from detente.cli.keys import keys_app
 from detente.cli.log import log_app
 from detente.cli.measures import obligations, suspensions
@@ -53,6 +54,7 @@ app.add_typer(agreement_app, name="agreement")
 app.add_typer(alarms_app, name="alarms")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(hotline_app, name="hotline")
+app.add_typer(inspection_app, name="inspection")
 app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
 app.add_typer(operator_app, name="operator")

@@ -33,7 +33,9 @@ from detente.errors import (
     StoreError,
     VerificationError,
 )
+from detente.measures.inspections import INSPECTION_MESSAGE_TYPES
 from detente.node.directory import Node
+from detente.node.inspections import check_inspection_drafts, inspection_recipients
 from detente.node.line import answer_priority, answer_recipients, check_line_drafts
 from detente.node.measures import check_drafts, default_to
 from detente.record.admission import check_rules
@@ -227,6 +229,7 @@ class LogWriter:
             bodies.append(body)
         check_drafts(conn, node, envelopes, bodies=[d.body for d in drafts])
         check_line_drafts(conn, node, envelopes, bodies=[d.body for d in drafts])
+        check_inspection_drafts(conn, node, envelopes, bodies=[d.body for d in drafts])
         return envelopes, bodies
 
     def _default_to(self, conn: Connection, draft: Draft) -> tuple[str, ...]:
@@ -234,6 +237,8 @@ class LogWriter:
         line go to whom they answer)."""
         if draft.type in LINE_ANSWERS:
             return answer_recipients(conn, self._node, draft.refs)
+        if draft.type in INSPECTION_MESSAGE_TYPES:
+            return inspection_recipients(conn, self._node, draft.type, draft.refs, draft.body)
         return default_to(self._node.agreement, self._node.party, draft.type)
 
     def _default_priority(self, conn: Connection, draft: Draft, message_type: MessageType) -> str:

@@ -1,0 +1,195 @@
+"""``detente inspection``: run a transparency visit from the server's shell.
+
+Every command that sends signs one message into the node's log through the
+actions of :mod:`detente.node.visits` (the same as the API), so the same
+checks apply before signing. Secrets stay in the node directory (0600).
+``verify REPORT`` (checking a report file offline) is not written yet.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from detente.cli._line_input import parse_ref, parse_time
+from detente.cli._node import DirOption, opened_node
+from detente.cli._output import command_errors, fail, print_json
+from detente.errors import ConflictError
+from detente.node import visits
+from detente.node.inspections import find_visit, inspections_state, quota_states
+from detente.node.writer import AppendResult
+from detente.record.inventory import ItemRecord
+
+__all__ = ["inspection_app"]
+
+inspection_app = typer.Typer(help="Inspections and transparency visits.", no_args_is_help=True)
+
+Ref = Annotated[str, typer.Argument(help="The inspection request, party:seq.")]
+
+
+def _sent(result: AppendResult) -> None:
+    envelope = result.envelopes[0]
+    header = envelope.header
+    typer.echo(f"sent {envelope.position} {header.type} to {', '.join(header.to)}")
+
+
+def _ref(value: str) -> str:
+    return parse_ref(value, option="REF")
+
+
+@inspection_app.command("commit-inventory")
+@command_errors
+def commit_inventory(
+    site: Annotated[str, typer.Option("--site", help="The site.")],
+    file: Annotated[Path, typer.Option("--file", help="JSON list of item records.")],
+    directory: DirOption = None,
+) -> None:
+    """Commit to a site's inventory: keep the records (0600), publish the root."""
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        fail(f"{file}: {e}")
+    if not isinstance(raw, list):
+        fail(f"{file}: a JSON list of records is expected")
+    records = [ItemRecord.from_json(r, where=f"{file}[{i}]") for i, r in enumerate(raw)]
+    with opened_node(directory) as node:
+        _sent(visits.commit_inventory(node, site, records))
+
+
+@inspection_app.command("request")
+@command_errors
+def request(
+    inspection_type: Annotated[str, typer.Option("--type", help="The inspection type.")],
+    site: Annotated[str, typer.Option("--site")],
+    arrival: Annotated[str, typer.Option("--arrival", help="RFC 3339 UTC.")],
+    team_size: Annotated[int, typer.Option("--team-size")],
+    exercise: Annotated[bool, typer.Option("--exercise")] = False,
+    directory: DirOption = None,
+) -> None:
+    """Ask for a visit (refused before signing if it does not fit or is beyond quota)."""
+    when = parse_time(arrival, option="--arrival")
+    with opened_node(directory) as node:
+        _sent(visits.request_visit(node, inspection_type, site, when, team_size, exercise=exercise))
+
+
+@inspection_app.command("status")
+@command_errors
+def status(
+    ref: Annotated[str | None, typer.Argument(help="One visit, party:seq.")] = None,
+    directory: DirOption = None,
+) -> None:
+    """Every visit and the quotas (JSON), or one visit."""
+    with opened_node(directory) as node:
+        if ref is not None:
+            print_json(find_visit(node, _ref(ref)).to_json())
+            return
+        found = inspections_state(node)
+        value: dict[str, Any] = {
+            "inspections": [v.to_json() for v in found],
+            "quotas": [q.to_json() for q in quota_states(node, found)],
+        }
+        print_json(value)
+
+
+@inspection_app.command("commit")
+@command_errors
+def commit(ref: Ref, directory: DirOption = None) -> None:
+    """Draw and keep this side's random value, send its commitment."""
+    with opened_node(directory) as node:
+        _sent(visits.commit_sample(node, _ref(ref)))
+
+
+@inspection_app.command("reveal")
+@command_errors
+def reveal(ref: Ref, directory: DirOption = None) -> None:
+    """Send this side's random value (the host first)."""
+    with opened_node(directory) as node:
+        _sent(visits.reveal_sample(node, _ref(ref)))
+
+
+@inspection_app.command("step")
+@command_errors
+def step(
+    ref: Ref,
+    name: Annotated[str, typer.Argument(help="arrived, at_site or finished")],
+    at: Annotated[str, typer.Option("--at", help="RFC 3339 UTC.")],
+    directory: DirOption = None,
+) -> None:
+    """Record a step of the visit."""
+    when = parse_time(at, option="--at")
+    with opened_node(directory) as node:
+        _sent(visits.record_step(node, _ref(ref), name, when))
+
+
+@inspection_app.command("open")
+@command_errors
+def open_(ref: Ref, directory: DirOption = None) -> None:
+    """As host, open exactly the sampled records."""
+    with opened_node(directory) as node:
+        _sent(visits.open_sample(node, _ref(ref)))
+
+
+@inspection_app.command("finding")
+@command_errors
+def finding(
+    ref: Ref,
+    file: Annotated[Path, typer.Option("--file", help="JSON list of {index,status,contents}.")],
+    directory: DirOption = None,
+) -> None:
+    """As inspectors, record what was seen at each sampled record."""
+    try:
+        observed = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        fail(f"{file}: {e}")
+    if not isinstance(observed, list):
+        fail(f"{file}: a JSON list is expected")
+    with opened_node(directory) as node:
+        _sent(visits.record_findings(node, _ref(ref), observed))
+
+
+@inspection_app.command("report")
+@command_errors
+def report(
+    ref: Ref,
+    sign: Annotated[bool, typer.Option("--sign", help="Sign it (send its SHA-256).")] = False,
+    directory: DirOption = None,
+) -> None:
+    """Show the report the logs give (JSON), or sign it with --sign."""
+    with opened_node(directory) as node:
+        if sign:
+            _sent(visits.sign_report(node, _ref(ref)))
+            return
+        visit = find_visit(node, _ref(ref))
+        value = visit.report()
+        if value is None:
+            raise ConflictError(f"{visit.ref}: no report yet (state {visit.state})")
+        print_json(
+            {
+                "report": value,
+                "report_sha256": visit.report_sha256(),
+                "entries": list(visit.entries),
+            }
+        )
+
+
+@inspection_app.command("cancel")
+@command_errors
+def cancel(
+    ref: Ref, reason: Annotated[str, typer.Option("--reason")], directory: DirOption = None
+) -> None:
+    """Call the visit off (either side)."""
+    with opened_node(directory) as node:
+        _sent(visits.cancel_visit(node, _ref(ref), reason=reason))
+
+
+@inspection_app.command("refuse")
+@command_errors
+def refuse(
+    ref: Ref, reason: Annotated[str, typer.Option("--reason")], directory: DirOption = None
+) -> None:
+    """As host, refuse the visit."""
+    with opened_node(directory) as node:
+        _sent(visits.refuse_visit(node, _ref(ref), reason=reason))
