@@ -235,3 +235,30 @@ def test_quota_state_counts_by_year() -> None:
         AGREEMENT, [], inspection_type=kind, inspecting="ru", inspected="us", day=T0
     )
     assert (state.year, state.per_year, state.left) == (2026, 2, 2)
+
+
+def test_steps_count_only_from_their_side_in_order() -> None:
+    logs = Logs()
+    inventory, _ = cells()
+    logs.add("us", "inventory-commitment", inventory.published.to_json())
+    ref = request(logs)
+    planned = logs.now + timedelta(hours=33)
+    early = logs.add(
+        "ru",
+        "inspection-step",
+        {"step": "arrived", "at": format_time(planned - timedelta(hours=1))},
+        refs=[ref],
+    )
+    by_host = logs.add(
+        "us", "inspection-step", {"step": "arrived", "at": format_time(planned)}, refs=[ref]
+    )
+    site_first = logs.add(
+        "us", "inspection-step", {"step": "at_site", "at": format_time(planned)}, refs=[ref]
+    )
+    [visit] = logs.fold()
+    assert visit.steps == {}
+    assert [p.split(":")[0] + ":" + p.split(":")[1] for p in visit.problems] == [
+        early,
+        by_host,
+        site_first,
+    ]

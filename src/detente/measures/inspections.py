@@ -381,7 +381,9 @@ def _open(
     arrival = parse_body_time(body.get("arrival"))
     team = body.get("team_size")
     declared = agreement.sites.get(site)
-    host = declared.party if declared is not None else next(iter(request.to), "")
+    kind = agreement.inspection_types.get(type_id)
+    hosts = [p for p in request.to if kind is None or "*" in kind.inspected or p in kind.inspected]
+    host = declared.party if declared is not None else next(iter(hosts), "")
     visit = Inspection(
         ref=request.ref,
         inspection_type=type_id,
@@ -508,9 +510,7 @@ def _run(agreement: Agreement, visit: Inspection, answers: Sequence[Entry], now:
         elif entry.type == REVEAL_TYPE:
             _reveal(visit, entry, body, reveal_times)
         elif entry.type == STEP_TYPE:
-            step, at = str(body.get("step", "")), parse_body_time(body.get("at"))
-            if at is not None and step not in visit.steps:
-                visit.steps[step] = at
+            _step(visit, entry, body)
         elif entry.type == OPENING_TYPE and entry.party == visit.host:
             _openings(visit, entry, body)
         elif entry.type == FINDINGS_TYPE and entry.party == visit.inspecting:
@@ -529,6 +529,30 @@ def _run(agreement: Agreement, visit: Inspection, answers: Sequence[Entry], now:
         return
     visit.state = _phase(visit)
     _deadlines(kind, visit, commit_times, reveal_times, reveal_within, now)
+
+
+# Who records each step, and the step it must follow.
+_STEPS = {
+    "arrived": ("inspecting", None),
+    "at_site": ("host", "arrived"),
+    "finished": (None, "at_site"),
+}
+
+
+def _step(visit: Inspection, entry: Entry, body: Mapping[str, Any]) -> None:
+    step, at = str(body.get("step", "")), parse_body_time(body.get("at"))
+    who, after = _STEPS.get(step, (None, None))
+    owner = None if who is None else getattr(visit, who)
+    if at is None or step in visit.steps or (owner is not None and entry.party != owner):
+        visit.problems.append(f"{entry.ref}: {step} not recorded by the side that records it")
+        return
+    if after is not None and (after not in visit.steps or at < visit.steps[after]):
+        visit.problems.append(f"{entry.ref}: {step} before {after}")
+        return
+    if step == "arrived" and visit.arrival is not None and at < visit.arrival:
+        visit.problems.append(f"{entry.ref}: arrived before the planned arrival")
+        return
+    visit.steps[step] = at
 
 
 def _reveal(
