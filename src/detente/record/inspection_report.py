@@ -36,7 +36,7 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -181,7 +181,7 @@ def verify_report(
     plan, plan_source = _sample_plan(meta, type_id, agreement_id, agreement)
 
     checkpoints = _checkpoints(report_file, agreement_id, (host, inspecting), keys)
-    held = _entries(report_file, agreement_id, checkpoints, report_roles(host, inspecting))
+    held = _entries(report_file, agreement_id, checkpoints, report_roles(host, inspecting), keys)
     _check_sides(held, report, ref)
 
     request = held["request"]
@@ -276,19 +276,32 @@ def _checkpoints(
         text = notes.get(party)
         if not isinstance(text, str):
             raise EncodingError(f"{where}: not a signed checkpoint note")
-        key = _key_for(keys, origin, party)
         with _at(where):
             signed = SignedCheckpoint.from_text(text)
-            signed.verify(key)
-        out[party] = (signed, key)
+        out[party] = (signed, _signer(keys, origin, party, signed.verify, where))
     return out
 
 
-def _key_for(keys: Sequence[VerifierKey], origin: str, party: str) -> VerifierKey:
-    for key in keys:
-        if key.name == origin:
+def _signer(
+    keys: Sequence[VerifierKey],
+    origin: str,
+    party: str,
+    check: Callable[[VerifierKey], None],
+    where: str,
+) -> VerifierKey:
+    """The first key named ``origin`` that ``check`` accepts (a log's keys over rotations)."""
+    named = [k for k in keys if k.name == origin]
+    if not named:
+        raise UnknownKeyError(f"{where}: no key given for {party}'s log ({origin})")
+    for key in named[:-1]:
+        try:
+            check(key)
             return key
-    raise UnknownKeyError(f"no key given for {party}'s log ({origin})")
+        except VerificationError:
+            continue
+    with _at(where):
+        check(named[-1])
+    return named[-1]
 
 
 def _entries(
@@ -296,6 +309,7 @@ def _entries(
     agreement_id: str,
     checkpoints: Mapping[str, tuple[SignedCheckpoint, VerifierKey]],
     roles: Mapping[str, tuple[str, str]],
+    keys: Sequence[VerifierKey],
 ) -> dict[str, _Held]:
     items = report_file.get("entries")
     if not isinstance(items, list):
@@ -308,7 +322,9 @@ def _entries(
             raise VerificationError(f"entries[{i}].role: {role!r} is not a role in this report")
         if role in held:
             raise VerificationError(f"entries[{i}].role: {role} given twice")
-        held[role] = _entry(entry, (f"entries[{i}]", role), agreement_id, checkpoints, roles[role])
+        held[role] = _entry(
+            entry, (f"entries[{i}]", role), agreement_id, checkpoints, roles[role], keys
+        )
     missing = [r for r in roles if r not in held]
     if missing:
         raise VerificationError(f"entries: missing {', '.join(missing)}")
@@ -321,6 +337,7 @@ def _entry(
     agreement_id: str,
     checkpoints: Mapping[str, tuple[SignedCheckpoint, VerifierKey]],
     expected: tuple[str, str],
+    keys: Sequence[VerifierKey],
 ) -> _Held:
     with _at(f"{place[0]} ({place[1]})"):
         envelope = Envelope.from_leaf(b64decode(entry.get("leaf"), where="leaf"))
@@ -336,8 +353,7 @@ def _entry(
     if header.agreement != agreement_id:
         raise VerificationError(f"{where}: made under another agreement ({header.agreement})")
     signed, key = checkpoints[sender]
-    with _at(where):
-        envelope.verify_signature(key)
+    _signer([key, *keys], key.name, sender, envelope.verify_signature, where)
     body = b64decode(entry.get("body"), where=f"{where}: body")
     if hashlib.sha256(body).hexdigest() != header.body_sha256 or len(body) != header.body_len:
         raise BodyError(f"{where}: the body does not match the signed body_sha256")
