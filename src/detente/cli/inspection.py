@@ -3,24 +3,31 @@
 Every command that sends signs one message into the node's log through the
 actions of :mod:`detente.node.visits` (the same as the API), so the same
 checks apply before signing. Secrets stay in the node directory (0600).
-``verify REPORT`` (checking a report file offline) is not written yet.
+``report REF --out FILE`` writes the report file of a closed visit (JSON or
+HTML); ``verify FILE --key KEY --key KEY`` checks one offline, with the two
+sides' log keys alone (:mod:`detente.record.inspection_report`).
 """
 
 from __future__ import annotations
 
+import enum
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from detente.agreement import Agreement, builtin_agreement, builtin_names, resolve_agreement
 from detente.cli._line_input import parse_ref, parse_time
 from detente.cli._node import DirOption, opened_node
-from detente.cli._output import command_errors, fail, print_json
-from detente.errors import ConflictError
+from detente.cli._output import command_errors, fail, out, print_json
+from detente.crypto.keys import VerifierKey
+from detente.errors import ConflictError, InputError
 from detente.node import visits
+from detente.node.inspection_report import build_report_file
 from detente.node.inspections import find_visit, inspections_state, quota_states
 from detente.node.writer import AppendResult
+from detente.record.inspection_report import load_report_file, render_html, verify_report
 from detente.record.inventory import ItemRecord
 
 __all__ = ["inspection_app"]
@@ -150,17 +157,47 @@ def finding(
         _sent(visits.record_findings(node, _ref(ref), observed))
 
 
+class ReportFormat(enum.StrEnum):
+    """The report file's form: JSON for tools, HTML (the JSON embedded) for people."""
+
+    json = "json"
+    html = "html"
+
+
+_MAX_REPORT_FILE = 16 * 1024 * 1024
+
+
 @inspection_app.command("report")
 @command_errors
 def report(
     ref: Ref,
     sign: Annotated[bool, typer.Option("--sign", help="Sign it (send its SHA-256).")] = False,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the report file, with its entries and proofs."),
+    ] = None,
+    file_format: Annotated[
+        ReportFormat, typer.Option("--format", help="json, or html (the JSON embedded).")
+    ] = ReportFormat.json,
     directory: DirOption = None,
 ) -> None:
-    """Show the report the logs give (JSON), or sign it with --sign."""
+    """Show the report the logs give (JSON), sign it with --sign, or write its file with --out."""
     with opened_node(directory) as node:
         if sign:
             _sent(visits.sign_report(node, _ref(ref)))
+            return
+        if out_file is not None:
+            built = build_report_file(node, _ref(ref))
+            text = (
+                render_html(built)
+                if file_format is ReportFormat.html
+                else json.dumps(built, indent=2, sort_keys=True) + "\n"
+            )
+            try:
+                out_file.write_text(text, encoding="utf-8")
+            except OSError as e:
+                raise InputError(f"{out_file}: cannot write: {e.strerror}") from e
+            typer.echo(f"wrote the report of {built['report']['inspection']} to {out_file}")
             return
         visit = find_visit(node, _ref(ref))
         value = visit.report()
@@ -193,3 +230,43 @@ def refuse(
     """As host, refuse the visit."""
     with opened_node(directory) as node:
         _sent(visits.refuse_visit(node, _ref(ref), reason=reason))
+
+
+@inspection_app.command("verify")
+@command_errors
+def verify(
+    file: Annotated[Path, typer.Argument(help="A report file (JSON or HTML).")],
+    key: Annotated[list[str], typer.Option("--key", help="A side's log verifier key (give both).")],
+    agreement: Annotated[
+        str | None,
+        typer.Option(
+            "--agreement",
+            help="The agreement (built-in name or file) to take the sample plan from; "
+            "default: the built-in the file names, else the plan in the file.",
+        ),
+    ] = None,
+) -> None:
+    """Check a report file offline with the two sides' public keys; exit 0 only if it holds."""
+    try:
+        raw = file.read_bytes()[: _MAX_REPORT_FILE + 1]
+    except OSError as e:
+        raise InputError(f"{file}: cannot read: {e.strerror}") from e
+    if len(raw) > _MAX_REPORT_FILE:
+        raise InputError(f"{file}: larger than {_MAX_REPORT_FILE} bytes")
+    value = load_report_file(raw, where=str(file))
+    checked = verify_report(
+        value,
+        keys=[VerifierKey.from_text(k.strip()) for k in key],
+        agreement=_agreement_for(value, agreement),
+    )
+    out.print(f"[bold green]OK[/]: {checked.summary()}")
+
+
+def _agreement_for(value: object, given: str | None) -> Agreement | None:
+    if given is not None:
+        return resolve_agreement(given)
+    meta = value.get("agreement") if isinstance(value, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if isinstance(name, str) and name in builtin_names():
+        return builtin_agreement(name)
+    return None
