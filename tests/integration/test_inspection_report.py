@@ -12,9 +12,9 @@ from detente.agreement import builtin_agreement
 from detente.cli.app import app
 from detente.crypto.canonical import canonical_json
 from detente.errors import BodyError, ConflictError, SignatureError, VerificationError
+from detente.measures.inspection_report import load_report_file, render_html, verify_report
 from detente.node.inspection_report import build_report_file
 from detente.node.visits import commit_inventory
-from detente.record.inspection_report import load_report_file, render_html, verify_report
 from tests.integration.test_inspection_exchange import (
     act,
     cells,

@@ -5,7 +5,7 @@ actions of :mod:`detente.node.visits` (the same as the API), so the same
 checks apply before signing. Secrets stay in the node directory (0600).
 ``report REF --out FILE`` writes the report file of a closed visit (JSON or
 HTML); ``verify FILE --key KEY --key KEY`` checks one offline, with the two
-sides' log keys alone (:mod:`detente.record.inspection_report`).
+sides' log keys alone (:mod:`detente.measures.inspection_report`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from detente.cli._node import DirOption, opened_node
 from detente.cli._output import command_errors, fail, out, print_json
 from detente.crypto.keys import VerifierKey
 from detente.errors import ConflictError, InputError
+from detente.measures.inspection_report import load_report_file, render_html, verify_report
 from detente.node import visits
 from detente.node.inspection_report import build_report_file
 from detente.node.inspections import find_visit, inspections_state, quota_states
 from detente.node.writer import AppendResult
-from detente.record.inspection_report import load_report_file, render_html, verify_report
 from detente.record.inventory import ItemRecord
 
 __all__ = ["inspection_app"]

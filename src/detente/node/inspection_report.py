@@ -4,7 +4,7 @@
 (:meth:`~detente.measures.inspections.Inspection.report`) and every entry it
 rests on, each with its leaf, its body and an RFC 9162 inclusion proof
 against the newest signed checkpoint this node holds of its party's log, in
-the format :func:`~detente.record.inspection_report.verify_report` checks
+the format :func:`~detente.measures.inspection_report.verify_report` checks
 offline.
 
 Example:
@@ -28,11 +28,11 @@ from typing import Any
 from detente.agreement import builtin_names
 from detente.crypto.canonical import canonical_json
 from detente.errors import ConflictError, InputError
+from detente.measures.inspection_report import FORMAT, report_roles
 from detente.measures.inspections import Inspection
 from detente.node.directory import Node
 from detente.node.inspections import find_visit
 from detente.record.envelope import Envelope
-from detente.record.inspection_report import FORMAT, report_roles
 from detente.store.logs import LogStore
 from detente.store.tree import StoredTree
 
