@@ -115,9 +115,7 @@ def list_page(
     node = _node(request)
     visits = inspections_state(node)
     types = _requestable(node)
-    notice = max(
-        (node.agreement.inspection_types[t].notice_hours or 0 for t in types), default=0
-    )
+    notice = max((node.agreement.inspection_types[t].notice_hours or 0 for t in types), default=0)
     values = values or {}
     return render(
         request,
