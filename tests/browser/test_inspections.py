@@ -84,9 +84,7 @@ def test_ru_requests_a_visit_and_both_sides_draw_the_sample_live(demo, chromium)
         assert re.fullmatch(r"\d+(,\d+)*", sample), sample
 
         # us's page, still open, shows the same sample by itself.
-        expect(us.locator("#visit-sample")).to_have_attribute(
-            "data-sample", sample, timeout=15_000
-        )
+        expect(us.locator("#visit-sample")).to_have_attribute("data-sample", sample, timeout=15_000)
         assert int(us.locator("body").get_attribute("data-refreshed")) > refreshed
         expect(us.locator("#done-notice")).to_be_visible()  # no reload happened
         seed = ru.locator("#visit-seed code").text_content()
