@@ -245,3 +245,19 @@ def test_the_pages_in_russian(committed, clock):
     page = ru.get("/console/inspections/ru/0").text
     assert 'lang="ru"' in page
     assert "Requests and visits" not in page and "Our next step" not in page
+
+
+def test_the_host_refuses_with_a_reason(committed, clock):
+    line = committed
+    _ask(line, clock)
+    _deliver(line, clock)
+    us = line.browser("us", "officer")
+    before = _size(line.node("us"))
+    blank = _step(line, clock, us, "ru:0", "refuse", {"reason": " "})
+    assert blank.status_code == 422 and 'id="refuse-reason-error"' in blank.text
+    assert _size(line.node("us")) == before
+    assert _step(line, clock, us, "ru:0", "refuse", {"reason": "Site closed."}).status_code == 303
+    for party in ("us", "ru"):
+        page = line.browser(party, "officer").get("/console/inspections/ru/0").text
+        assert 'data-state="refused"' in page
+        assert 'id="no-step"' in page
