@@ -25,7 +25,16 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from detente.console import compose, hotline, incidents, live, login, pages, watch
+from detente.console import (
+    compose,
+    hotline,
+    incidents,
+    inspections,
+    live,
+    login,
+    pages,
+    watch,
+)
 from detente.console.i18n import translations
 from detente.console.web import SECURITY_HEADERS, LoginRequired, render
 
@@ -41,7 +50,7 @@ def install_console(app: FastAPI) -> None:
     """Serve the console from ``app`` (whose ``state.node`` is the node)."""
     app.state.console_audit = threading.Lock()
     app.state.console_logins = asyncio.Semaphore(CONCURRENT_LOGINS)
-    for module in (login, pages, compose, hotline, incidents, watch, live):
+    for module in (login, pages, compose, hotline, incidents, inspections, watch, live):
         app.include_router(module.router)
     app.mount(
         "/console/static",
