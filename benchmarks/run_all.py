@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_merkle.py", "bench_record.py", "bench_exchange.py", "bench_priority.py"]
+SCRIPTS = [
+    "bench_merkle.py",
+    "bench_record.py",
+    "bench_exchange.py",
+    "bench_priority.py",
+    "bench_hotline.py",
+]
 
 
 def main(argv: list[str]) -> int:
