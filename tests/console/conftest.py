@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from detente.node import logins
 from detente.node.logins import set_password
 from detente.node.operators import Role, add_operator
+from tests.fakes.network import make_network
 from tests.fakes.servers import ServedNode, free_port
 
 PASSWORD = "a watch officer's passphrase"
@@ -119,3 +120,9 @@ def console(node) -> Iterator[Console]:
     finally:
         console.close()
         served.stop()
+
+
+@pytest.fixture
+def network(tmp_path, clock, database_url):
+    """Three party nodes served on loopback, with senders run by hand (tests/fakes/network.py)."""
+    yield from make_network(tmp_path, clock, database_url)

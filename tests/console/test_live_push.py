@@ -21,7 +21,6 @@ from detente.console import live
 from detente.node.logins import set_password
 from detente.node.writer import Draft, LogWriter
 from tests.console.conftest import PASSWORD, Browser
-from tests.fakes.network import make_network
 
 AN_HOUR = 3600.0
 
@@ -83,10 +82,11 @@ def _note(browser: Browser, text: str) -> None:
 
 
 def test_a_console_form_wakes_an_open_stream(console, push_only):
+    officer = console.browser("officer")  # logged in first: a log-in is a change too
     stream = Stream(console.browser("viewer"), count=2)
     first = stream.next()
     assert first is not None
-    _note(console.browser("officer"), "Quiet night.")
+    _note(officer, "Quiet night.")
     second = stream.next()
     assert second is not None, "the stream ended without the change: the bell did not ring"
     assert second["id"] != first["id"] and second["flash"] is False
@@ -94,11 +94,11 @@ def test_a_console_form_wakes_an_open_stream(console, push_only):
 
 
 def test_many_open_streams_each_get_the_change(console, push_only):
-    viewer = console.browser("viewer")
+    viewer, officer = console.browser("viewer"), console.browser("officer")
     streams = [Stream(viewer, count=2) for _ in range(8)]
     firsts = [stream.next() for stream in streams]
     assert None not in firsts
-    _note(console.browser("officer"), "Handover at 0800.")
+    _note(officer, "Handover at 0800.")
     seconds = [stream.next() for stream in streams]
     assert None not in seconds
     assert len({event["id"] for event in seconds}) == 1
@@ -152,11 +152,6 @@ def test_the_push_can_be_turned_off_at_start(node, monkeypatch, value, push):
     else:
         monkeypatch.setenv(live.PUSH_ENV, value)
     assert create_app(node, start_sender=False).state.console_push is push
-
-
-@pytest.fixture
-def network(tmp_path, clock, database_url):
-    yield from make_network(tmp_path, clock, database_url)
 
 
 def test_a_flash_on_the_priority_lane_reaches_the_recipients_console(network, push_only):
