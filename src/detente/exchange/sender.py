@@ -273,7 +273,7 @@ class Sender:
     """A background thread delivering every peer's backlog, woken on each submit.
 
     It rings the node's change bell when a peer took entries or a gossip
-    round ended, so that open consoles show receipts and mirrors at once.
+    round ended, so that open consoles show receipts and what gossip brought at once.
     """
 
     def __init__(
@@ -397,7 +397,7 @@ class Sender:
                 if time.monotonic() - self._last_gossip >= self._gossip_every:
                     self._last_gossip = time.monotonic()
                     gossip_round(self._node, self._client)
-                    # Mirrors and cosignatures it fetched, seen by open consoles.
+                    # What it fetched (checkpoints, cosignatures, alarms): consoles look.
                     self._node.bell.ring()
             except Exception:  # noqa: BLE001 - the sender must outlive any one failure
                 log.exception("sender loop failed; retrying")
