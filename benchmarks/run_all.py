@@ -17,6 +17,7 @@ SCRIPTS = [
     "bench_record.py",
     "bench_exchange.py",
     "bench_priority.py",
+    "bench_hotline.py",
 ]
 
 

@@ -172,3 +172,9 @@ def line(tmp_path, clock, database_url) -> Iterator[Line]:
     finally:
         line.close()
         next(network_fixture, None)
+
+
+@pytest.fixture
+def network(tmp_path, clock, database_url):
+    """Three party nodes served on loopback, with senders run by hand (tests/fakes/network.py)."""
+    yield from make_network(tmp_path, clock, database_url)

@@ -1,7 +1,10 @@
 """The node's FastAPI application, built by a factory: nothing is built at import.
 
 Domain errors map to HTTP status in one place (:func:`_status_for`); every
-refused peer request is written to the audit trail with its reason.
+refused peer request is written to the audit trail with its reason. Every
+request that may change state (any method but GET, HEAD and OPTIONS) rings
+the node's change bell once it has been handled, so open consoles look at
+once (:class:`_RingAfterChanges`).
 
 Example:
     >>> import tempfile, pathlib
@@ -24,6 +27,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import insert
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from detente import __version__
 from detente.api import (
@@ -57,6 +61,7 @@ from detente.errors import (
 from detente.exchange.httpsig import DatabaseReplayGuard, PeerAuth, RequestVerifier
 from detente.exchange.peerkeys import RequestKeys, request_keys
 from detente.exchange.sender import Sender
+from detente.node.bell import ChangeBell
 from detente.node.directory import Node
 from detente.node.hotline import LineWatch
 from detente.node.operators import VerificationCache
@@ -87,6 +92,47 @@ def _status_for(error: DetenteError) -> int:
     if isinstance(error, StoreError):
         return 503
     return 500
+
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class _RingAfterChanges:
+    """Rings the change bell after each request that may have changed the node's state.
+
+    A pure ASGI middleware. It rings as the answer starts: the endpoint has
+    returned by then and its transaction has committed (no route answers
+    before its work is done: no background tasks, no dependencies that
+    commit on exit), so a console woken by the ring reads the change, and
+    whoever gets the answer knows the bell has rung. A request that fails
+    before answering rings when the application returns. Peer deliveries
+    (``/v1/peer/*``, the priority lane among them), operator submits and
+    console forms all pass here; one that changed nothing costs each open
+    console one look.
+    """
+
+    def __init__(self, app: ASGIApp, *, bell: ChangeBell) -> None:
+        self.app = app
+        self.bell = bell
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _READS:
+            await self.app(scope, receive, send)
+            return
+        rung = False
+
+        async def answer(message: Message) -> None:
+            nonlocal rung
+            if message["type"] == "http.response.start" and not rung:
+                rung = True
+                self.bell.ring()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answer)
+        finally:
+            if not rung:
+                self.bell.ring()
 
 
 def _held(node: Node, party: str) -> int:
@@ -168,6 +214,7 @@ def create_app(
     app.include_router(settlement.router)
 
     install_console(app)
+    app.add_middleware(_RingAfterChanges, bell=node.bell)
 
     @app.get("/v1/health", tags=["health"])
     def health() -> dict[str, object]:

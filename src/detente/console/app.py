@@ -50,6 +50,8 @@ def install_console(app: FastAPI) -> None:
     """Serve the console from ``app`` (whose ``state.node`` is the node)."""
     app.state.console_audit = threading.Lock()
     app.state.console_logins = asyncio.Semaphore(CONCURRENT_LOGINS)
+    # Read once, when the node starts: live streams wake on the change bell.
+    app.state.console_push = live.push_enabled()
     for module in (login, pages, compose, hotline, incidents, inspections, watch, live):
         app.include_router(module.router)
     app.mount(

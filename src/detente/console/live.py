@@ -3,11 +3,21 @@
 The node's state that pages show changes in a handful of tables (entries
 of each log, cosignatures, lane receipts, alarms, releases, the watch
 log); a snapshot of their sizes is cheap to read. Each open console holds
-one event stream; the stream reads the snapshot every half second and
-sends a ``change`` event when it differs, carrying a version string, the
-number of unacknowledged alarms, and whether a FLASH message addressed to
-this party arrived (console.js plays the alert then). The page refetches
-itself and swaps its ``data-live`` regions.
+one event stream; the stream reads the snapshot and sends a ``change``
+event when it differs, carrying a version string, the number of
+unacknowledged alarms, and whether a FLASH message addressed to this party
+arrived (console.js plays the alert then). The page refetches itself and
+swaps its ``data-live`` regions.
+
+When to read it again: as soon as the node's change bell rings
+(:mod:`detente.node.bell`), which this process rings once a request that
+may have changed state is handled, a delivery was receipted, a gossip
+round ended or an alarm was raised; an open console then hears of a FLASH
+message within milliseconds of its arrival. At the latest after
+:data:`POLL_SECONDS` all the same: another process writing the same
+database (the CLI) does not ring this process's bell. With
+``DETENTE_CONSOLE_PUSH=0`` in the node's environment at start, streams
+only poll (the reference the benchmark compares against).
 
 A stream ends after :data:`STREAM_SECONDS`; the browser's EventSource
 reconnects by itself, so a stopping node is never held open by a console.
@@ -17,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -30,14 +41,21 @@ from detente.console.web import current_session
 from detente.node.directory import Node
 from detente.node.sessions import Session
 
-__all__ = ["STREAM_SECONDS", "router"]
+__all__ = ["POLL_SECONDS", "PUSH_ENV", "STREAM_SECONDS", "push_enabled", "router"]
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 STREAM_SECONDS = 25.0
 POLL_SECONDS = 0.5
+PUSH_ENV = "DETENTE_CONSOLE_PUSH"
+_OFF = frozenset({"0", "false", "no", "off"})
 
 SessionDep = Annotated[Session, Depends(current_session)]
+
+
+def push_enabled() -> bool:
+    """Whether streams wake on the change bell: unless :data:`PUSH_ENV` says 0 (or off)."""
+    return os.environ.get(PUSH_ENV, "1").strip().lower() not in _OFF
 
 
 def _event(current: Snapshot, flash: bool) -> str:
@@ -50,6 +68,7 @@ def _event(current: Snapshot, flash: bool) -> str:
 async def events(request: Request, session: SessionDep) -> StreamingResponse:
     """The event stream of this console (text/event-stream)."""
     node: Node = request.app.state.node
+    push: bool = request.app.state.console_push
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
@@ -58,10 +77,12 @@ async def events(request: Request, session: SessionDep) -> StreamingResponse:
         last = decode(request.headers.get("last-event-id") or request.query_params.get("since"))
         if last is not None and len(last[1]) != COUNTERS:
             last = None
-        started = time.monotonic()
-        while time.monotonic() - started < STREAM_SECONDS:
+        ends = time.monotonic() + STREAM_SECONDS
+        while time.monotonic() < ends:
             if await request.is_disconnected():
                 return
+            # Before reading: a ring while the snapshot is read wakes the wait below.
+            rings = node.bell.rings
             current = await run_in_threadpool(snapshot, node)
             if current != last:
                 flash = last is not None and await run_in_threadpool(
@@ -69,7 +90,11 @@ async def events(request: Request, session: SessionDep) -> StreamingResponse:
                 )
                 yield _event(current, flash)
                 last = current
-            await asyncio.sleep(POLL_SECONDS)
+            pause = max(0.0, min(POLL_SECONDS, ends - time.monotonic()))
+            if push:
+                await node.bell.wait(pause, since=rings)
+            else:
+                await asyncio.sleep(pause)
 
     return StreamingResponse(
         stream(),

@@ -73,15 +73,33 @@ def snapshot(node: Node) -> Snapshot:
 
 
 def flash_arrived(node: Node, before: Snapshot, after: Snapshot) -> bool:
-    """Whether a FLASH message to this party is among the entries new since ``before``."""
+    """Whether a FLASH message to this party is among the entries new since ``before``.
+
+    A message taken ahead of the log (the priority lane) counts when it is
+    taken, not again when the mirror reaches it in order: the alert sounds
+    once per message.
+    """
     old = dict(before[0])
     with node.database.engine.connect() as conn:
         for party, size in after[0]:
             if party == node.party:
                 continue
             start = max(old.get(party, 0), size - _FLASH_SCAN)
+            if start >= size:
+                continue
+            ahead = set(
+                conn.execute(
+                    select(early_entries.c.seq).where(
+                        early_entries.c.party == party,
+                        early_entries.c.seq >= start,
+                        early_entries.c.seq < size,
+                    )
+                ).scalars()
+            )
             for batch in LogStore(conn, party).iter_entries(start, size):
                 for row in batch:
+                    if row.seq in ahead:
+                        continue
                     header = Envelope.from_leaf(row.leaf).header
                     if header.priority == "FLASH" and node.party in header.to:
                         return True

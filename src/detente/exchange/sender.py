@@ -270,7 +270,11 @@ def _failed(node: Node, state: DeliveryState, error: str, now: datetime) -> None
 
 
 class Sender:
-    """A background thread delivering every peer's backlog, woken on each submit."""
+    """A background thread delivering every peer's backlog, woken on each submit.
+
+    It rings the node's change bell when a peer took entries or a gossip
+    round ended, so that open consoles show receipts and what gossip brought at once.
+    """
 
     def __init__(
         self,
@@ -347,6 +351,8 @@ class Sender:
                 self._lane_retry[peer.party] = (failures, time.monotonic() + wait)
             else:
                 self._lane_retry.pop(peer.party, None)
+            if sent:
+                self._node.bell.ring()  # receipts: open consoles look
         return total
 
     def _lane_loop(self) -> None:
@@ -379,6 +385,7 @@ class Sender:
                 total += done
                 if done == 0:
                     break
+                node.bell.ring()  # the peer took entries: open consoles look
         return total
 
     def _loop(self) -> None:
@@ -390,6 +397,8 @@ class Sender:
                 if time.monotonic() - self._last_gossip >= self._gossip_every:
                     self._last_gossip = time.monotonic()
                     gossip_round(self._node, self._client)
+                    # What it fetched (checkpoints, cosignatures, alarms): consoles look.
+                    self._node.bell.ring()
             except Exception:  # noqa: BLE001 - the sender must outlive any one failure
                 log.exception("sender loop failed; retrying")
             self._wake.wait(self._interval)

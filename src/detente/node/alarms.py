@@ -60,7 +60,8 @@ def raise_alarm(
     The same fact (kind, party and detail) is raised once: an acknowledged
     equivocation that persists does not come back every gossip round. A new
     episode of a condition (a peer stale again after being fresh) has a new
-    detail and raises a new alarm.
+    detail and raises a new alarm. Raising one rings the node's change bell
+    (after the commit), so open consoles show it at once.
     """
     with node.database.engine.begin() as conn:
         seen = conn.execute(
@@ -80,6 +81,7 @@ def raise_alarm(
             )
         )
     log.error("ALARM %s (%s): %s", kind, party, detail)
+    node.bell.ring()
     return True
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import Connection
 from detente.agreement import Agreement, resolve_agreement
 from detente.crypto.keys import SigningKey, VerifierKey, save_signing_key
 from detente.errors import ConfigError, EncodingError, KeyFileError
+from detente.node.bell import ChangeBell
 from detente.node.keyfiles import KEY_FILE, NEXT_KEY_FILE, load_current_key
 from detente.record.checkpoint import origin_for, witness_key_name
 from detente.record.keyhistory import KeyHistory
@@ -328,6 +329,9 @@ class Node:
         # Open while no FLASH message is being taken ahead of the log: the
         # routine receive path waits at it between entries (exchange.priority).
         self.lane_gate = LaneGate()
+        # Rung once a change that the console shows has committed in this
+        # process: open consoles look at once (console.live).
+        self.bell = ChangeBell()
         try:
             self._verifier = VerifierKey.from_text(config.verifier_key)
         except EncodingError as e:
