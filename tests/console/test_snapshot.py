@@ -41,3 +41,26 @@ def test_a_flash_delivered_in_order_alerts_and_routine_traffic_does_not(network)
     senders["us"].run_once()  # in order, without the lane
     flash = snapshot(ru)
     assert flash_arrived(ru, routine, flash)
+
+
+def test_the_acknowledgement_of_a_flash_message_sounds_no_alert() -> None:
+    from detente.console.snapshot import _alerts
+    from detente.record.envelope import Header
+
+    base = {
+        "agreement": "0" * 64,
+        "sender": "ru",
+        "seq": 3,
+        "prev": "0" * 64,
+        "created": "2026-03-01T12:00:00Z",
+        "to": ("us",),
+        "refs": ("us:1",),
+        "article": None,
+        "priority": "FLASH",
+        "exercise": False,
+        "body_sha256": "0" * 64,
+        "body_len": 2,
+    }
+    assert _alerts(Header(type="line-message", **base), "us")
+    assert not _alerts(Header(type="line-ack", **base), "us")
+    assert not _alerts(Header(type="line-message", **base), "nato")

@@ -21,6 +21,10 @@ only poll (the reference the benchmark compares against).
 
 A stream ends after :data:`STREAM_SECONDS`; the browser's EventSource
 reconnects by itself, so a stopping node is never held open by a console.
+A stream the node ends itself says ``retry`` :data:`RECONNECT_MS` last, so
+the console is back within milliseconds and a FLASH message arriving in
+between waits no longer; the next stream sets a second again, for a node
+that went away.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ __all__ = ["POLL_SECONDS", "PUSH_ENV", "STREAM_SECONDS", "push_enabled", "router
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 STREAM_SECONDS = 25.0
+#: The browser's wait before reconnecting after a stream the node ended itself.
+RECONNECT_MS = 50
 POLL_SECONDS = 0.5
 PUSH_ENV = "DETENTE_CONSOLE_PUSH"
 _OFF = frozenset({"0", "false", "no", "off"})
@@ -95,6 +101,9 @@ async def events(request: Request, session: SessionDep) -> StreamingResponse:
                 await node.bell.wait(pause, since=rings)
             else:
                 await asyncio.sleep(pause)
+        # Ending the stream ourselves: come back at once (the next stream sets
+        # the ordinary retry again, for a node that went away).
+        yield f"retry: {RECONNECT_MS}\n\n"
 
     return StreamingResponse(
         stream(),

@@ -17,8 +17,9 @@ import json
 
 from sqlalchemy import func, select
 
+from detente.agreement.hotline import ACK_TYPE
 from detente.node.directory import Node
-from detente.record.envelope import Envelope
+from detente.record.envelope import Envelope, Header
 from detente.store.logs import LogStore
 from detente.store.schema import (
     alarms,
@@ -100,8 +101,7 @@ def flash_arrived(node: Node, before: Snapshot, after: Snapshot) -> bool:
                 for row in batch:
                     if row.seq in ahead:
                         continue
-                    header = Envelope.from_leaf(row.leaf).header
-                    if header.priority == "FLASH" and node.party in header.to:
+                    if _alerts(Envelope.from_leaf(row.leaf).header, node.party):
                         return True
         # Ahead of the log, through the priority lane.
         if after[1][1] > before[1][1]:
@@ -109,10 +109,15 @@ def flash_arrived(node: Node, before: Snapshot, after: Snapshot) -> bool:
                 select(early_entries.c.leaf).order_by(early_entries.c.received_at.desc()).limit(20)
             ).scalars()
             for leaf in rows:
-                header = Envelope.from_leaf(bytes(leaf)).header
-                if header.priority == "FLASH" and node.party in header.to:
+                if _alerts(Envelope.from_leaf(bytes(leaf)).header, node.party):
                     return True
     return False
+
+
+def _alerts(header: Header, party: str) -> bool:
+    """A FLASH message to ``party`` sounds the alert; the acknowledgement of one does not
+    (it travels at FLASH too, and is good news)."""
+    return header.priority == "FLASH" and party in header.to and header.type != ACK_TYPE
 
 
 def encode(current: Snapshot) -> str:
