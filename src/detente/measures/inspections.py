@@ -383,7 +383,13 @@ def _open(
     declared = agreement.sites.get(site)
     kind = agreement.inspection_types.get(type_id)
     hosts = [p for p in request.to if kind is None or "*" in kind.inspected or p in kind.inspected]
-    host = declared.party if declared is not None else next(iter(hosts), "")
+    # An undeclared site belongs to whoever committed an inventory for it.
+    owners = [
+        p
+        for p in hosts
+        if any(c.party == p and (c.body or {}).get("site") == site for c in commitments)
+    ]
+    host = declared.party if declared is not None else next(iter(owners or hosts), "")
     visit = Inspection(
         ref=request.ref,
         inspection_type=type_id,

@@ -131,7 +131,8 @@ def inspection_recipients(
     """Whom an inspection message goes to when its draft names nobody.
 
     A request goes to the party that declared the site (or, for a site
-    declared only by an inventory, the one party its type inspects); an answer to the
+    declared only by an inventory, the party that committed it, else the one
+    party its type inspects); an answer to the
     other side of the visit it cites; an inventory commitment to every
     other party.
     """
@@ -142,7 +143,16 @@ def inspection_recipients(
         site = node.agreement.sites.get(str(body.get("site", "")))
         if site is not None:
             return (site.party,) if site.party in others else ()
-        # An undeclared site (a base declared by its inventory): the one party inspected.
+        # An undeclared site (a base declared by its inventory): whoever committed
+        # an inventory for it, else the one party the type inspects.
+        name = str(body.get("site", ""))
+        committed = {
+            e.party
+            for e in inspection_entries(conn, node)
+            if e.type == COMMITMENT_TYPE and (e.body or {}).get("site") == name
+        } & others
+        if len(committed) == 1:
+            return tuple(committed)
         kind = node.agreement.inspection_types.get(str(body.get("inspection_type", "")))
         hosts = set(kind.inspected) & others if kind is not None else set()
         return tuple(hosts) if len(hosts) == 1 else ()
