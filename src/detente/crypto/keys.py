@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from detente.crypto.files import create_private_file
 from detente.errors import EncodingError, KeyFileError, SignatureError
 
 __all__ = [
@@ -292,39 +293,12 @@ def save_signing_key(path: Path | str, key: SigningKey, *, passphrase: bytes | N
     pem = key._private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        create_private_file(path, pem)
+    except FileExistsError as e:
+        raise KeyFileError(f"refusing to overwrite the existing key file {path}") from e
     except OSError as e:
-        raise KeyFileError(f"cannot create key file in {path.parent}: {e.strerror}") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(pem)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError as e:
-            raise KeyFileError(f"refusing to overwrite the existing key file {path}") from e
-        except OSError as e:
-            raise KeyFileError(f"cannot write key file {path}: {e.strerror}") from e
-        _fsync_directory(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        raise KeyFileError(f"cannot create key file {path}: {e.strerror}") from e
 
 
 def load_signing_key(path: Path | str, *, name: str, passphrase: bytes | None) -> SigningKey:

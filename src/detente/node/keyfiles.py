@@ -31,6 +31,7 @@ import logging
 import os
 from pathlib import Path
 
+from detente.crypto.files import fsync_directory
 from detente.crypto.keys import SigningKey, VerifierKey, load_signing_key
 from detente.errors import KeyFileError
 
@@ -95,7 +96,7 @@ def switch_to_next_key(directory: Path) -> None:
     destroy_retired_key(directory)
     os.replace(directory / KEY_FILE, directory / RETIRED_KEY_FILE)
     os.replace(directory / NEXT_KEY_FILE, directory / KEY_FILE)
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def load_retired_key(
@@ -130,13 +131,5 @@ def destroy_retired_key(directory: Path) -> bool:
         handle.flush()
         os.fsync(handle.fileno())
     path.unlink()
-    _fsync_directory(directory)
+    fsync_directory(directory)
     return True
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -28,13 +28,13 @@ Example:
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from detente.crypto.files import create_private_file
 from detente.errors import BodyError, ConflictError, KeyFileError, NotFoundError
 from detente.measures.inspections import Inspection
 from detente.measures.sampling import commit_value
@@ -261,14 +261,9 @@ def cancel_visit(
 def _write_secret(path: Path, text: str) -> None:
     _private_dir(path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        create_private_file(path, text.encode("ascii"))
     except OSError as e:
         raise KeyFileError(f"cannot create the secret {path}: {e}") from e
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _read_value(path: Path) -> bytes:

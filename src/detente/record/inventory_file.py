@@ -20,10 +20,9 @@ Example:
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from pathlib import Path
 
+from detente.crypto.files import create_private_file
 from detente.errors import EncodingError, KeyFileError
 from detente.record.inventory import Commitment
 
@@ -43,27 +42,12 @@ def save_commitment(path: Path | str, commitment: Commitment) -> None:
     """
     path = Path(path)
     data = json.dumps(commitment.to_json(), ensure_ascii=False, separators=(",", ":"))
-    if os.path.lexists(path):
-        raise KeyFileError(f"refusing to overwrite the inventory secret {path}")
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as e:
-        raise KeyFileError(f"cannot create the inventory secret in {path.parent}: {e}") from e
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(temp, path)
-        _fsync_directory(path.parent)
+        create_private_file(path, data.encode("utf-8"))
     except FileExistsError as e:
         raise KeyFileError(f"refusing to overwrite the inventory secret {path}") from e
     except OSError as e:
-        raise KeyFileError(f"cannot write the inventory secret {path}: {e}") from e
-    finally:
-        temp.unlink(missing_ok=True)
+        raise KeyFileError(f"cannot create the inventory secret {path}: {e}") from e
 
 
 def load_commitment(path: Path | str) -> Commitment:
@@ -84,17 +68,3 @@ def load_commitment(path: Path | str) -> Commitment:
     except ValueError as e:
         raise EncodingError(f"{path}: not JSON: {e}") from e
     return Commitment.from_json(obj)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the new name durable; best effort where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
