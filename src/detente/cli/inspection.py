@@ -232,6 +232,20 @@ def refuse(
         _sent(visits.refuse_visit(node, _ref(ref), reason=reason))
 
 
+@inspection_app.command("delay")
+@command_errors
+def delay(
+    ref: Ref,
+    until: Annotated[str, typer.Option("--until", help="The new arrival, RFC 3339 UTC.")],
+    reason: Annotated[str, typer.Option("--reason")],
+    directory: DirOption = None,
+) -> None:
+    """As host, put the team's arrival off to a later time."""
+    when = parse_time(until, option="--until")
+    with opened_node(directory) as node:
+        _sent(visits.delay_visit(node, _ref(ref), until=when, reason=reason))
+
+
 @inspection_app.command("verify")
 @command_errors
 def verify(
