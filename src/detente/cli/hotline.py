@@ -147,6 +147,15 @@ def _sent(node: Node, result: AppendResult) -> dict[str, Any]:
     return data
 
 
+def _show(output: OutputFormat, data: dict[str, Any], label: str) -> bool:
+    """Print what was sent: the JSON, or a line after ``label``; True for text."""
+    if output is OutputFormat.json:
+        print_json(data)
+        return False
+    _print_sent(data, label)
+    return True
+
+
 def _print_sent(data: dict[str, Any], what: str) -> None:
     mark = " EXERCISE" if data["exercise"] else ""
     refs = f", refs {', '.join(data['refs'])}" if data["refs"] else ""
@@ -206,10 +215,8 @@ def send(
             exercise=exercise,
         )
         data = _sent(node, result)
-    if output is OutputFormat.json:
-        print_json(data)
+    if not _show(output, data, "sent"):
         return
-    _print_sent(data, "sent")
     if data["text"]:
         out.print(message_text(data["text"]), markup=False)
 
@@ -247,10 +254,7 @@ def ack(
         result = acknowledge(node, message, by=by, note=note)
         data = _sent(node, result)
     data["by"] = by
-    if output is OutputFormat.json:
-        print_json(data)
-        return
-    _print_sent(data, f"{message} acknowledged by {by} as")
+    _show(output, data, f"{message} acknowledged by {by} as")
 
 
 @hotline_app.command("watch")
@@ -362,10 +366,7 @@ def incident_report(
             exercise=exercise,
         )
         data = _sent(node, result)
-    if output is OutputFormat.json:
-        print_json(data)
-        return
-    _print_sent(data, f"incident ({kind} at {when(moment)}) reported as")
+    _show(output, data, f"incident ({kind} at {when(moment)}) reported as")
 
 
 @incident_app.command("account")
@@ -386,10 +387,7 @@ def incident_account(
     with opened_node(directory) as node:
         refuse_direct(node, INCIDENT_ACCOUNT_TYPE)
         data = _sent(node, add_account(node, report, account=text, units=parsed))
-    if output is OutputFormat.json:
-        print_json(data)
-        return
-    _print_sent(data, f"account of {report} sent as")
+    _show(output, data, f"account of {report} sent as")
 
 
 @incident_app.command("status")
@@ -412,10 +410,8 @@ def incident_status(
         incident = next(i for i in line_state(node).incidents if i.ref == report)
     data["incident_status"] = incident.status
     data["closed_by"] = list(incident.closed_by)
-    if output is OutputFormat.json:
-        print_json(data)
+    if not _show(output, data, f"{report} {status.value} sent as"):
         return
-    _print_sent(data, f"{report} {status.value} sent as")
     closed = f" (closed by {', '.join(incident.closed_by)})" if incident.closed_by else ""
     out.print(f"incident {report} is now {incident.status}{closed}")
 
@@ -494,10 +490,7 @@ def notice_record(
             exercise=exercise,
         )
         data = _sent(node, result)
-    if output is OutputFormat.json:
-        print_json(data)
-        return
-    _print_sent(data, f"notice given by {means.value} at {when(moment)} recorded as")
+    _show(output, data, f"notice given by {means.value} at {when(moment)} recorded as")
 
 
 @notice_app.command("reply")
@@ -514,10 +507,7 @@ def notice_reply(
     with opened_node(directory) as node:
         refuse_direct(node, NOTICE_REPLY_TYPE)
         data = _sent(node, reply_notice(node, notice, verdict=verdict.value, text=text))
-    if output is OutputFormat.json:
-        print_json(data)
-        return
-    _print_sent(data, f"{notice} {verdict.value} as")
+    _show(output, data, f"{notice} {verdict.value} as")
 
 
 @notice_app.command("list")

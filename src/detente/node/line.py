@@ -49,9 +49,9 @@ from detente.measures.entry import Entry
 from detente.measures.hotline import Line, fold_line
 from detente.node.directory import Node
 from detente.node.measures import load_entries
-from detente.record.envelope import Envelope
+from detente.record.envelope import Envelope, Header
 from detente.store.logs import LogStore
-from detente.store.schema import priority_lane
+from detente.store.schema import early_entries, priority_lane
 
 __all__ = [
     "answer_priority",
@@ -62,8 +62,6 @@ __all__ = [
     "line_state",
     "line_types",
 ]
-
-_ANSWERS = LINE_ANSWERS  # they must cite the entry they answer
 
 
 def line_types(node: Node) -> frozenset[str]:
@@ -142,25 +140,44 @@ def answer_recipients(conn: Connection, node: Node, refs: Sequence[str]) -> tupl
     thread, a reply to a notice to every party of the notice, an
     acknowledgement to the sender of the message.
     """
-    by_ref = {e.ref: e for e in line_entries(conn, node)}
+    cited = _cited(conn, refs)
     out: set[str] = set()
     for ref in refs:
-        entry = by_ref.get(ref)
-        if entry is None:
+        header = cited.get(ref)
+        if header is None:
             out.add(ref.partition(":")[0])
-        elif entry.type in (INCIDENT_REPORT_TYPE, NOTICE_TYPE):
-            out.update((entry.party, *entry.to))
+        elif header.type in (INCIDENT_REPORT_TYPE, NOTICE_TYPE):
+            out.update((header.sender, *header.to))
         else:
-            out.add(entry.party)
+            out.add(header.sender)
     return tuple(sorted(out & (node.agreement.party_ids() - {node.party})))
 
 
 def answer_priority(conn: Connection, node: Node, refs: Sequence[str]) -> str | None:
     """The priority of an acknowledgement that names none: the highest of what it cites."""
-    cited = [e.priority for e in line_entries(conn, node) if e.ref in set(refs)]
     order = [p.value for p in Priority]
-    known = [p for p in cited if p in order]
+    known = [h.priority for h in _cited(conn, refs).values() if h.priority in order]
     return min(known, key=order.index) if known else None
+
+
+def _cited(conn: Connection, refs: Sequence[str]) -> dict[str, Header]:
+    """The headers of the entries ``refs`` cites that this node holds (mirror or
+    taken ahead), read one by one: a draft cites a few, the logs hold many."""
+    out: dict[str, Header] = {}
+    for ref in refs:
+        party, _, seq = ref.partition(":")
+        if not seq.isdigit():
+            continue
+        leaf = LogStore(conn, party).leaf(int(seq))
+        if leaf is None:
+            leaf = conn.execute(
+                select(early_entries.c.leaf).where(
+                    early_entries.c.party == party, early_entries.c.seq == int(seq)
+                )
+            ).scalar_one_or_none()
+        if leaf is not None:
+            out[ref] = Envelope.from_leaf(bytes(leaf)).header
+    return out
 
 
 def line_since(conn: Connection, node: Node) -> datetime:
@@ -204,7 +221,7 @@ def check_line_drafts(
         BodyError: naming the draft and what is wrong.
         ConflictError: the message was already acknowledged by this party.
     """
-    if not {e.header.type for e in envelopes} & {LINE_MESSAGE_TYPE, *_ANSWERS}:
+    if not {e.header.type for e in envelopes} & {LINE_MESSAGE_TYPE, *LINE_ANSWERS}:
         return
     held: list[Entry] | None = None
     for envelope, body in zip(envelopes, bodies, strict=True):
@@ -216,7 +233,7 @@ def check_line_drafts(
             except BodyError as e:
                 raise BodyError(f"{where}: {e}") from None
             continue
-        if header.type not in _ANSWERS:
+        if header.type not in LINE_ANSWERS:
             continue
         if not header.refs:
             raise BodyError(f"{where}: refs: a {header.type} must cite the entry it answers")
