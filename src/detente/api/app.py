@@ -218,8 +218,18 @@ def create_app(
 
     @app.get("/v1/health", tags=["health"])
     def health() -> dict[str, object]:
-        """Liveness, and which party and agreement this node serves."""
-        return {"party": node.party, "agreement": node.agreement.id, "version": __version__}
+        """Liveness, which party and agreement this node serves, and any exercise clock."""
+        body: dict[str, object] = {
+            "party": node.party,
+            "agreement": node.agreement.id,
+            "version": __version__,
+        }
+        if node.exercise is not None:
+            body["exercise"] = {
+                "offset_seconds": int(node.exercise.offset.total_seconds()),
+                "time": format_time(node.clock()),
+            }
+        return body
 
     @app.exception_handler(DetenteError)
     async def _detente_error(request: Request, error: DetenteError) -> Response:

@@ -24,6 +24,7 @@ from detente.cli._output import (
 from detente.cli.agreement import agreement_app
 from detente.cli.alarms import alarms_app
 from detente.cli.evidence import evidence_app
+from detente.cli.exercise import exercise_app
 from detente.cli.hotline import hotline_app
 from detente.cli.inspection import inspection_app
 from detente.cli.keys import keys_app
@@ -53,6 +54,7 @@ app = typer.Typer(
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(alarms_app, name="alarms")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(exercise_app, name="exercise")
 app.add_typer(hotline_app, name="hotline")
 app.add_typer(inspection_app, name="inspection")
 app.add_typer(keys_app, name="keys")
@@ -119,6 +121,14 @@ def init(
             help="PostgreSQL URL (postgresql+psycopg://…); default: SQLite in the directory.",
         ),
     ] = "",
+    exercise_clock: Annotated[
+        Path | None,
+        typer.Option(
+            "--exercise-clock",
+            help="For an exercise: run on the clock kept in this file, shared by its nodes "
+            "(created if missing; moved by `detente exercise advance`).",
+        ),
+    ] = None,
     output: FormatOption = OutputFormat.text,
 ) -> None:
     """Create a node directory: configuration, key (mode 0600) and database.
@@ -143,6 +153,7 @@ def init(
         passphrase=passphrase,
         database_url=database_url,
         witness=witness is not None,
+        exercise_clock=exercise_clock,
     )
     try:
         data = {
@@ -155,6 +166,7 @@ def init(
             "fingerprint": node.verifier.fingerprint(),
             "database": redact_url(node.database.url),
             "key_encrypted": passphrase is not None,
+            "exercise_clock": node.config.exercise_clock or None,
         }
     finally:
         node.close()
@@ -167,6 +179,8 @@ def init(
     out.print(f"verifier key {data['verifier_key']}")
     out.print(f"fingerprint  [bold]{data['fingerprint']}[/]")
     out.print(f"database     {data['database']}")
+    if node.config.exercise_clock:
+        out.print(f"[yellow]exercise[/]     on the clock in {node.config.exercise_clock}")
 
 
 @app.command("verify")

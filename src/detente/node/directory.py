@@ -36,6 +36,8 @@ from detente.agreement import Agreement, resolve_agreement
 from detente.crypto.keys import SigningKey, VerifierKey, save_signing_key
 from detente.errors import ConfigError, EncodingError, KeyFileError
 from detente.node.bell import ChangeBell
+from detente.node.exercise import ExerciseClock
+from detente.node.exercise import start as exercise_start
 from detente.node.keyfiles import KEY_FILE, NEXT_KEY_FILE, load_current_key
 from detente.record.checkpoint import origin_for, witness_key_name
 from detente.record.keyhistory import KeyHistory
@@ -111,6 +113,7 @@ class NodeConfig:
     peers: tuple[Peer, ...] = field(default=())
     role: str = "party"
     policies: tuple[Policy, ...] = field(default=())
+    exercise_clock: str = ""
 
     @property
     def witness(self) -> bool:
@@ -148,6 +151,12 @@ class NodeConfig:
             "# Empty: the SQLite file detente.db in this directory.",
             f"database_url = {s(self.database_url)}",
         ]
+        if self.exercise_clock:
+            lines += [
+                "# An exercise: this node's time is the system clock plus the offset kept",
+                "# in this file (docs/exercises.md). Never on a real network.",
+                f"exercise_clock = {s(self.exercise_clock)}",
+            ]
         for cosigner in self.cosigners:
             lines += ["", "[[cosigners]]", f"name = {s(cosigner.name)}"]
             lines.append(f"key = {s(cosigner.key.to_text())}")
@@ -221,6 +230,7 @@ class NodeConfig:
             verifier_key=text_field("verifier_key"),
             key_encrypted=encrypted,
             database_url=text_field("database_url", required=False),
+            exercise_clock=text_field("exercise_clock", required=False),
             cosigners=tuple(cosigners),
             peers=tuple(peers),
         )
@@ -320,6 +330,8 @@ class Node:
         self.agreement = agreement
         self.database = database
         self.clock = clock
+        # Set when the node runs on an exercise's clock (node/exercise.py).
+        self.exercise = clock if isinstance(clock, ExerciseClock) else None
         self._passphrase = passphrase
         self._key: SigningKey | None = None
         self._key_stamp: tuple[int, int, int] | None = None
@@ -486,13 +498,16 @@ def init_node(
     passphrase: bytes | None = None,
     database_url: str = "",
     witness: bool = False,
+    exercise_clock: Path | None = None,
     clock: Clock = utc_now,
 ) -> Node:
     """Create a node directory for ``party`` under the agreement ``agreement_ref``.
 
     With ``witness``, ``party`` is the name of a neutral witness instead
     (an office such as ``osce``), which must not be one of the agreement's
-    parties; its key is named ``detente.witness/<id[:16]>/<name>``.
+    parties; its key is named ``detente.witness/<id[:16]>/<name>``. With
+    ``exercise_clock``, the node runs on the exercise clock kept in that
+    file (created at offset 0 if missing; :mod:`detente.node.exercise`).
 
     Raises:
         ConfigError: the directory already holds a node, the party is not
@@ -510,6 +525,12 @@ def init_node(
     if Path(agreement_ref).suffix == ".toml":
         reference = str(Path(agreement_ref).resolve())
     key_name = witness_key_name(agreement.id, party) if witness else origin_for(agreement.id, party)
+    exercise = ""
+    if exercise_clock is not None:
+        exercise_start(exercise_clock)
+        exercise = str(exercise_clock.resolve())
+        if clock is utc_now:
+            clock = ExerciseClock(Path(exercise))
     key = SigningKey.generate(key_name)
     config = NodeConfig(
         role="witness" if witness else "party",
@@ -520,6 +541,7 @@ def init_node(
         verifier_key=key.verifier.to_text(),
         key_encrypted=passphrase is not None,
         database_url=database_url,
+        exercise_clock=exercise,
     )
     save_signing_key(directory / KEY_FILE, key, passphrase=passphrase)
     database = open_database(_database_url(directory, config))
@@ -587,5 +609,10 @@ def open_node(
             _check_name(agreement, config.party, witness=True)
         except ConfigError as e:
             raise ConfigError(f"{config_path}: node.party: {e}") from e
+    if config.exercise_clock and clock is utc_now:
+        try:
+            clock = ExerciseClock(Path(config.exercise_clock))
+        except ConfigError as e:
+            raise ConfigError(f"{config_path}: node.exercise_clock: {e}") from e
     database = open_database(_database_url(directory, config))
     return Node(directory, config, agreement, database, passphrase=passphrase, clock=clock)

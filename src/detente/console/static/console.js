@@ -7,6 +7,9 @@
 (function () {
   const body = document.body;
   const lang = document.documentElement.lang || "en";
+  // On an exercise clock the node's time runs ahead of this browser's.
+  const offset = Number(body.dataset.clockOffset || "0");
+  const nodeNow = () => Date.now() + offset;
 
   function localTimes(root) {
     for (const el of root.querySelectorAll("time.when")) {
@@ -24,7 +27,7 @@
 
   function tickClock() {
     const el = document.querySelector("[data-clock-utc]");
-    if (el) el.textContent = new Date().toISOString().slice(11, 19);
+    if (el) el.textContent = new Date(nodeNow()).toISOString().slice(11, 19);
   }
 
   // A deadline on the line (data-deadline, RFC 3339): the time left, or how
@@ -41,7 +44,7 @@
   }
 
   function tickDeadlines() {
-    const now = Date.now();
+    const now = nodeNow();
     for (const el of document.querySelectorAll("[data-deadline]")) {
       const due = Date.parse(el.dataset.deadline);
       if (Number.isNaN(due)) continue;
