@@ -24,7 +24,10 @@ def test_commit_inventory_then_status(tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert "inventory-commitment" in result.output
-    status = runner.invoke(app, ["inspection", "status"])
+    table = runner.invoke(app, ["inspection", "status"])
+    assert table.exit_code == 0, table.output
+    assert "aegis-ashore-visit" in table.output and "ru → us" in table.output
+    status = runner.invoke(app, ["inspection", "status", "--format", "json"])
     assert status.exit_code == 0, status.output
     quotas = json.loads(status.output)["quotas"]
     assert any(q["inspection_type"] == "aegis-ashore-visit" for q in quotas)

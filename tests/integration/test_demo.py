@@ -17,6 +17,8 @@ def test_the_three_node_story_holds(tmp_path, capsys):
     assert "and on the witness" in out
     assert "routine messages before it were still on their way" in flat
     assert "Russia's mirror of the United States' log filled the gap" in flat
+    assert "the report file verifies offline with the two public keys" in flat
+    assert "the paired visit" in flat and "is closed too" in flat
     assert "checks held" in out
 
 

@@ -13,14 +13,22 @@ from __future__ import annotations
 import enum
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from detente.agreement import Agreement, builtin_agreement, builtin_names, resolve_agreement
 from detente.cli._line_input import parse_ref, parse_time
 from detente.cli._node import DirOption, opened_node
-from detente.cli._output import command_errors, fail, out, print_json
+from detente.cli._output import (
+    FormatOption,
+    OutputFormat,
+    command_errors,
+    fail,
+    out,
+    print_json,
+    print_table,
+)
 from detente.crypto.keys import VerifierKey
 from detente.errors import ConflictError, InputError
 from detente.measures.inspection_report import load_report_file, render_html, verify_report
@@ -28,6 +36,7 @@ from detente.node import visits
 from detente.node.inspection_report import build_report_file
 from detente.node.inspections import find_visit, inspections_state, quota_states
 from detente.node.writer import AppendResult
+from detente.record.envelope import format_time
 from detente.record.inventory import ItemRecord
 
 __all__ = ["inspection_app"]
@@ -87,18 +96,65 @@ def request(
 def status(
     ref: Annotated[str | None, typer.Argument(help="One visit, party:seq.")] = None,
     directory: DirOption = None,
+    output: FormatOption = OutputFormat.text,
 ) -> None:
-    """Every visit and the quotas (JSON), or one visit."""
+    """Every visit and the quotas, or one visit (tables, or JSON with --format json)."""
     with opened_node(directory) as node:
+        found = inspections_state(node) if ref is None else (find_visit(node, _ref(ref)),)
+        quotas = quota_states(node, found) if ref is None else []
+    if output is OutputFormat.json:
         if ref is not None:
-            print_json(find_visit(node, _ref(ref)).to_json())
+            print_json(found[0].to_json())
             return
-        found = inspections_state(node)
-        value: dict[str, Any] = {
-            "inspections": [v.to_json() for v in found],
-            "quotas": [q.to_json() for q in quota_states(node, found)],
-        }
-        print_json(value)
+        print_json(
+            {
+                "inspections": [v.to_json() for v in found],
+                "quotas": [q.to_json() for q in quotas],
+            }
+        )
+        return
+    print_table(
+        "visits",
+        ("ref", "type", "by → at", "site", "arrival", "state", "sample", "findings", "overdue"),
+        [
+            (
+                v.ref,
+                v.inspection_type,
+                f"{v.inspecting} → {v.host}",
+                v.site,
+                "" if v.arrival is None else format_time(v.arrival),
+                v.state if v.reason is None else f"{v.state}: {v.reason}",
+                f"{len(v.sample)} of {v.commitment.size}" if v.commitment and v.sample else "",
+                len(v.findings) if v.report() is not None else "",
+                ", ".join(f"{o.step} ({o.party})" for o in v.overdue),
+            )
+            for v in found
+        ],
+    )
+    if ref is not None:
+        visit = found[0]
+        out.print(f"sample (record indices): {visit.sample or '—'}", markup=False)
+        for finding in visit.findings:
+            out.print(f"finding: {json.dumps(finding, ensure_ascii=False)}", markup=False)
+        for problem in visit.problems:
+            out.print(f"problem: {problem}", markup=False)
+    if quotas:
+        print_table(
+            "quotas",
+            ("type", "by → at", "year", "used", "per year", "rights opened", "left"),
+            [
+                (
+                    q.inspection_type,
+                    f"{q.inspecting} → {q.inspected}",
+                    q.year,
+                    q.used,
+                    q.per_year,
+                    q.rights_opened or "",
+                    q.left,
+                )
+                for q in quotas
+            ],
+        )
 
 
 @inspection_app.command("commit")

@@ -8,8 +8,10 @@ fourth that mirrors their headers, cosigns and gossips. The story
 traffic with receipts and mirrors; the witness's cosignatures settling
 each party's messages under a 2-of-3 policy; a node going dark and
 catching up, nothing lost and nothing twice; a party caught telling two
-histories; then every record verified, a tampered copy caught, and a
-summary. Without ``--headless`` the nodes keep running with their URLs and
+histories; a FLASH message on the emergency line; a transparency visit to
+Deveselu and the paired visit to Russia, on an exercise clock
+(:mod:`detente.demo.visit`); then every record verified, a tampered copy
+caught, and a summary. Without ``--headless`` the nodes keep running with their URLs and
 operator tokens shown until Ctrl-C.
 """
 
@@ -39,6 +41,7 @@ from rich.table import Table
 
 from detente.demo.ports import free_port
 from detente.demo.story import StepFailed, Story, console
+from detente.demo.visit import transparency_visit
 from detente.record.envelope import format_time, parse_time
 
 __all__ = ["run"]
@@ -124,6 +127,9 @@ class _Node:
 class _Network:
     def __init__(self, workdir: Path) -> None:
         self.nodes = {p: _Node(p, workdir / p, free_port()) for p in NODES}
+        # The exercise clock all four nodes share (node/exercise.py): moved
+        # forward to let a visit's 32 hours' notice pass in seconds.
+        self.clock = workdir / "exercise-clock.json"
         self.client = httpx.Client(timeout=10)
         self.first_message = 0  # the seq of the United States' first message
 
@@ -199,6 +205,7 @@ def _tell(story: Story, network: _Network, workdir: Path) -> None:
     _going_dark(story, network)
     _someone_cheats(story, network, workdir)
     _emergency_line(story, network)
+    transparency_visit(story, network, workdir)
     _verify_everything(story, network, workdir)
 
 
@@ -207,7 +214,9 @@ def _setting_up(story: Story, network: _Network) -> None:
         "Setting up",
         "Each party creates its node and reads its key fingerprint aloud to the others;\n"
         "each adds the others as peers after comparing what it heard. The OSCE office\n"
-        "creates a witness node: no party, no log of its own; every node adds it too.",
+        "creates a witness node: no party, no log of its own; every node adds it too.\n"
+        "All four run on one exercise clock, which the story moves forward when it must\n"
+        "let hours pass (a visit's notice); on a real network they keep the real time.",
     )
     for party, node in network.nodes.items():
         role = "--witness" if party == WITNESS else "--party"
@@ -218,6 +227,8 @@ def _setting_up(story: Story, network: _Network) -> None:
             party,
             "--agreement",
             AGREEMENT,
+            "--exercise-clock",
+            str(network.clock),
             show=party in ("us", WITNESS),
         )
         keys = story.run_json("keys", "show", "--dir", str(node.directory), "--format", "json")
