@@ -8,6 +8,9 @@ import re
 import pytest
 
 from detente.node.alarms import list_alarms, raise_alarm
+from detente.node.exercise import ExerciseClock
+from detente.node.exercise import advance as advance_clock
+from detente.node.exercise import start as start_clock
 from detente.node.logins import MAX_FAILURES
 from detente.node.watchlog import watch_entries
 from detente.node.writer import Draft, LogWriter
@@ -403,3 +406,17 @@ def test_a_server_failure_is_not_described_to_the_browser(console, monkeypatch):
     assert response.status_code == 503
     assert "secret connection details" not in response.text
     assert "the reason is in the node" in response.text
+
+
+def test_a_node_on_an_exercise_clock_says_so_on_every_page(console, node, tmp_path):
+    officer = console.browser("officer")
+    assert 'id="exercise"' not in officer.get("/console/").text
+    path = tmp_path / "clock.json"
+    start_clock(path)
+    advance_clock(path, 33 * 3600)
+    node.exercise = ExerciseClock(path)
+    for page in ("/console/", "/console/inspections", "/console/hotline"):
+        text = officer.get(page).text
+        assert 'id="exercise"' in text and "EXERCISE · clock +33.0 h" in text, page
+        # The page's clock and countdowns run on the exercise's time.
+        assert 'data-clock-offset="118800000"' in text, page
