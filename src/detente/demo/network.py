@@ -81,6 +81,11 @@ class _Node:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start ``detente serve`` for this node without waiting for it."""
         log = (self.directory / "serve.log").open("ab")
         self.process = subprocess.Popen(
             [
@@ -102,6 +107,11 @@ class _Node:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         log.close()
+
+    def wait_ready(self) -> None:
+        """Wait until the launched node answers its health check."""
+        if self.process is None:
+            raise StepFailed(f"{self.party}'s node was not launched")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -220,21 +230,11 @@ def _setting_up(story: Story, network: _Network) -> None:
     )
     for party, node in network.nodes.items():
         role = "--witness" if party == WITNESS else "--party"
-        story.run(
-            "init",
-            str(node.directory),
-            role,
-            party,
-            "--agreement",
-            AGREEMENT,
-            "--exercise-clock",
-            str(network.clock),
-            show=party in ("us", WITNESS),
-        )
-        keys = story.run_json("keys", "show", "--dir", str(node.directory), "--format", "json")
-        node.verifier, node.fingerprint = keys["verifier_key"], keys["fingerprint"]
-        info = story.run_json("agreement", "show", AGREEMENT, "--format", "json")
-        node.agreement_id = info["id"]
+        args = ["init", str(node.directory), role, party, "--agreement", AGREEMENT]
+        args += ["--exercise-clock", str(network.clock)]
+        created = story.run_json(*args, "--format", "json", show=party in ("us", WITNESS))
+        node.verifier, node.fingerprint = created["verifier_key"], created["fingerprint"]
+        node.agreement_id = created["agreement_id"]
     table = Table(title="fingerprints read aloud", title_justify="left")
     for column in ("party", "fingerprint", "agreement id"):
         table.add_column(column)
@@ -284,7 +284,9 @@ def _setting_up(story: Story, network: _Network) -> None:
             if name == CONSOLE_OPERATORS[0]:
                 node.token = token
     for node in network.nodes.values():
-        node.start()
+        node.launch()
+    for node in network.nodes.values():
+        node.wait_ready()
     story.check(True, "four nodes answer: " + ", ".join(n.url for n in network.nodes.values()))
 
 

@@ -45,9 +45,10 @@ class Story:
         self.checks += 1
         console.print(f"  [green]✓[/] {what}")
 
-    def run_json(self, *args: str, stdin: str | None = None) -> Any:
-        """Run ``detente ARGS --format json`` quietly and parse what it prints."""
-        return json.loads(self._run(args, expect=0, show=False, stdin=stdin).stdout)
+    def run_json(self, *args: str, stdin: str | None = None, show: bool = False) -> Any:
+        """Run ``detente ARGS`` (which asks for JSON) and parse what it prints; quietly
+        unless ``show``."""
+        return json.loads(self._run(args, expect=0, show=show, stdin=stdin).stdout)
 
     def run(self, *args: str, expect: int = 0, show: bool = True) -> str:
         """Run ``detente ARGS`` as a user would, show it, and return its output."""
