@@ -111,7 +111,7 @@ def test_the_table_shows_each_party_and_limit(tmp_path):
     result = check(tmp_path, {"declarations": [US_2020, RU_2020]}, "--at", "2020-12-31")
     assert result.exit_code == 0, result.output
     assert "new-start on 2020-12-31" in result.output
-    assert "1,457" in result.output and "1,447 (declared total)" in result.output
+    assert "1,457" in result.output and "1,447" in result.output and "total" in result.output
 
 
 def bad(**changes):
@@ -143,7 +143,8 @@ def bad(**changes):
         (bad(aggregates={"warheads": 1}), "declarations[1].aggregates.warheads: unknown counting"),
         ({"declarations": [RU_2020, RU_2020]}, "declarations[1]: a second declaration by ru"),
         ({"declarations": {}}, "declarations: a list is expected"),
-        ([], '$: an object with one member, "declarations"'),
+        ([], '$: an object with a member "declarations"'),
+        ({"declarations": [], "notes": 1}, "$.notes: unknown member"),
     ],
 )
 def test_errors_name_their_json_path_and_exit_2(tmp_path, declarations, message):
@@ -196,3 +197,54 @@ def test_an_unknown_agreement_or_missing_file_exits_2(tmp_path):
         ],
     )
     assert unknown.exit_code == 2 and "--agreement" in unknown.output
+
+
+def dispute(**changes):
+    item = {
+        "by": "ru",
+        "party": "us",
+        "as_of": "2020-09-01",
+        "aggregates": {"launchers": 901},
+        "text": "the converted launchers still count",
+        **changes,
+    }
+    return {
+        "declarations": [US_2020, RU_2020],
+        "disputes": [{k: v for k, v in item.items() if v is not None}],
+    }
+
+
+def test_a_dispute_shows_both_positions(tmp_path):
+    result = check(tmp_path, dispute(), "--at", "2020-10-01", "-f", "json")
+    row = json.loads(result.output)["parties"]["us"]["limits"]["launchers"]
+    assert (row["value"], row["status"]) == (800, "within")
+    assert row["disputed"][0] | {"text": ""} == {
+        "by": "ru",
+        "value": 901,
+        "basis": "declared",
+        "status": "exceeded",
+        "text": "",
+        "source": None,
+    }
+    # Counts in a dispute replace the declared ones for their categories.
+    recount = dispute(aggregates=None, counts={"nondeployed_slbm_launchers": 106})
+    result = check(tmp_path, recount, "--at", "2020-10-01", "-f", "json")
+    row = json.loads(result.output)["parties"]["us"]["limits"]["launchers"]
+    assert row["disputed"][0]["value"] == 800 - 60 + 106
+    table = check(tmp_path, dispute(), "--at", "2020-10-01")
+    assert "ru: 901 exceeded" in table.output
+
+
+@pytest.mark.parametrize(
+    ("declarations", "message"),
+    [
+        (dispute(by="us"), "disputes[0].by: a party does not dispute its own"),
+        (dispute(as_of="2020-03-01"), "disputes[0]: no declaration by us as of 2020-03-01"),
+        (dispute(text=None), "disputes[0].text: the position"),
+        (dispute(aggregates=None), "disputes[0]: give the disputing side's counts"),
+        (dispute(by="xx"), "disputes[0].by: unknown party 'xx'"),
+    ],
+)
+def test_bad_disputes_are_named(tmp_path, declarations, message):
+    result = check(tmp_path, declarations, "--at", "2021-01-01")
+    assert result.exit_code == 2 and message in " ".join(result.output.split())

@@ -103,22 +103,24 @@ def _table(result: dict[str, Any]) -> None:
         declared = state["declaration"]
         for limit_id, row in state["limits"].items():
             value = "—" if row["value"] is None else f"{row['value']:,}"
-            if row.get("basis") == "declared":
-                value += " (declared total)"
             rows.append(
                 (
                     party,
                     limit_id,
                     value,
+                    {"declared": "total", "counts": "counts"}.get(row.get("basis", ""), ""),
                     f"{row['limit']:,}",
                     row["status"],
                     "—" if declared is None else declared["as_of"],
+                    "; ".join(
+                        f"{d['by']}: {d['value']:,} {d['status']}" for d in row.get("disputed", [])
+                    ),
                 )
             )
     agreement = result["agreement"]["name"]
     print_table(
         f"{agreement} on {result['at']}",
-        ("party", "limit", "value", "max", "status", "declared as of"),
+        ("party", "limit", "value", "from", "max", "status", "as of", "disputed by"),
         rows,
     )
     if not rows:

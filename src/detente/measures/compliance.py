@@ -23,7 +23,8 @@ agreement party's id, in any case.
 For each party the declaration in force on a date is the latest with
 ``as_of`` on or before it, and each limit that applies to the party is
 ``within``, ``exceeded``, ``not_in_force`` (outside its dates), or
-``no_declaration`` (in force, but nothing declared yet).
+``no_declaration`` (in force, but nothing declared yet, or the declaration
+in force gives neither the total nor any of its categories).
 
 Example:
     >>> from datetime import date
@@ -47,12 +48,20 @@ from detente.agreement import Agreement
 from detente.agreement._base import ANY_PARTY
 from detente.errors import InputError
 
-__all__ = ["Declaration", "DeclarationError", "evaluate", "load_declarations"]
+__all__ = [
+    "Declaration",
+    "DeclarationError",
+    "DeclarationSet",
+    "Dispute",
+    "evaluate",
+    "load_declarations",
+]
 
 # More than any real exchange holds; a larger file is not a declarations file.
 MAX_DECLARATIONS = 100_000
 MAX_COUNT = 10**12
 _KEYS = frozenset({"party", "as_of", "counts", "types", "aggregates", "source"})
+_DISPUTE_KEYS = frozenset({"by", "party", "as_of", "counts", "aggregates", "text", "source"})
 
 
 class DeclarationError(InputError):
@@ -71,24 +80,70 @@ class Declaration:
     source: str | None = None
     index: int = 0
 
-    def aggregate(self, agreement: Agreement, rule_id: str) -> tuple[int, str]:
-        """The value of counting rule ``rule_id`` and its basis: ``counts`` or ``declared``."""
+    def aggregate(self, agreement: Agreement, rule_id: str) -> tuple[int | None, str]:
+        """The value of counting rule ``rule_id`` and its basis: ``counts`` or ``declared``.
+
+        A category of the rule not in ``counts`` counts zero, unless the
+        total is declared; a rule none of whose categories is counted and
+        whose total is not declared has no value (``None``, ``missing``).
+        """
         rule = agreement.counting_rules[rule_id]
         covered = all(category in self.counts for category in rule.terms)
         if not covered and rule_id in self.aggregates:
             return self.aggregates[rule_id], "declared"
+        if not any(category in self.counts for category in rule.terms):
+            return None, "missing"
         return rule.evaluate(self.counts), "counts"
 
 
-def load_declarations(data: object, agreement: Agreement) -> list[Declaration]:
-    """Check parsed JSON against ``agreement`` and return its declarations.
+@dataclass(frozen=True)
+class Dispute:
+    """Party ``by`` contests ``party``'s declaration as of ``as_of``; its own numbers."""
+
+    by: str
+    declaration: Declaration
+    counts: Mapping[str, int]
+    aggregates: Mapping[str, int]
+    text: str
+    source: str | None
+    index: int
+
+    def aggregate(self, agreement: Agreement, rule_id: str) -> tuple[int, str] | None:
+        """The disputing side's value of ``rule_id``, if its position changes it."""
+        rule = agreement.counting_rules[rule_id]
+        if rule_id in self.aggregates:
+            return self.aggregates[rule_id], "declared"
+        if any(category in self.counts for category in rule.terms):
+            merged = {**self.declaration.counts, **self.counts}
+            return rule.evaluate(merged), "counts"
+        return None
+
+
+@dataclass(frozen=True)
+class DeclarationSet:
+    """What a declarations file holds: the declarations and the disputes of them."""
+
+    declarations: Sequence[Declaration]
+    disputes: Sequence[Dispute] = ()
+
+
+def load_declarations(data: object, agreement: Agreement) -> DeclarationSet:
+    """Check parsed JSON against ``agreement`` and return its declarations and disputes.
+
+    ``disputes`` (optional) lists positions of one party on another's
+    declaration: ``{"by": "ru", "party": "us", "as_of": "2018-02-05",
+    "aggregates": {"launchers": 901}, "text": "...", "source": "..."}``;
+    ``counts`` there replace the declared ones for the categories given.
 
     Raises:
         DeclarationError: the first thing wrong, named by its JSON path
             (``declarations[2].counts.deployed_icbms: negative count -4``).
     """
-    if not isinstance(data, dict) or set(data) != {"declarations"}:
-        raise DeclarationError('$: an object with one member, "declarations", is expected')
+    if not isinstance(data, dict) or "declarations" not in data:
+        raise DeclarationError('$: an object with a member "declarations" is expected')
+    extra = sorted(set(data) - {"declarations", "disputes"})
+    if extra:
+        raise DeclarationError(f"$.{extra[0]}: unknown member")
     items = data["declarations"]
     if not isinstance(items, list):
         raise DeclarationError("declarations: a list is expected")
@@ -104,7 +159,59 @@ def load_declarations(data: object, agreement: Agreement) -> list[Declaration]:
                 f"declarations[{d.index}]: a second declaration by {d.party} as of "
                 f"{d.as_of} (the first is declarations[{earlier}])"
             )
-    return found
+    disputes = data.get("disputes", [])
+    if not isinstance(disputes, list) or len(disputes) > MAX_DECLARATIONS:
+        raise DeclarationError(f"disputes: a list of at most {MAX_DECLARATIONS} is expected")
+    by_key = {(d.party, d.as_of): d for d in found}
+    return DeclarationSet(
+        declarations=found,
+        disputes=[_dispute(item, i, agreement, parties, by_key) for i, item in enumerate(disputes)],
+    )
+
+
+def _dispute(
+    item: object,
+    i: int,
+    agreement: Agreement,
+    parties: Mapping[str, str],
+    declarations: Mapping[tuple[str, date], Declaration],
+) -> Dispute:
+    where = f"disputes[{i}]"
+    if not isinstance(item, dict):
+        raise DeclarationError(f"{where}: an object is expected")
+    unknown = sorted(set(item) - _DISPUTE_KEYS)
+    if unknown:
+        raise DeclarationError(f"{where}.{unknown[0]}: unknown member")
+    by = _party(item.get("by"), f"{where}.by", agreement, parties)
+    party = _party(item.get("party"), f"{where}.party", agreement, parties)
+    if by == party:
+        raise DeclarationError(f"{where}.by: a party does not dispute its own declaration")
+    as_of = _day(item.get("as_of"), f"{where}.as_of")
+    declaration = declarations.get((party, as_of))
+    if declaration is None:
+        raise DeclarationError(f"{where}: no declaration by {party} as of {as_of} to dispute")
+    counts = _numbers(item.get("counts", {}), f"{where}.counts", agreement.categories, "category")
+    aggregates = _numbers(
+        item.get("aggregates", {}), f"{where}.aggregates", agreement.counting_rules, "counting rule"
+    )
+    if not counts and not aggregates:
+        raise DeclarationError(f"{where}: give the disputing side's counts or aggregates")
+    text = item.get("text")
+    if not isinstance(text, str) or not text.strip() or len(text) > 4000:
+        raise DeclarationError(f"{where}.text: the position, 1 to 4000 characters")
+    source = item.get("source")
+    if source is not None and (not isinstance(source, str) or len(source) > 2000):
+        raise DeclarationError(f"{where}.source: a string of at most 2000 characters")
+    return Dispute(by, declaration, counts, aggregates, text, source, i)
+
+
+def _party(value: object, where: str, agreement: Agreement, parties: Mapping[str, str]) -> str:
+    if not isinstance(value, str) or value.lower() not in parties:
+        raise DeclarationError(
+            f"{where}: unknown party {value!r} "
+            f"(parties of {agreement.name}: {', '.join(sorted(parties.values()))})"
+        )
+    return parties[value.lower()]
 
 
 def _declaration(
@@ -116,12 +223,7 @@ def _declaration(
     unknown = sorted(set(item) - _KEYS)
     if unknown:
         raise DeclarationError(f"{where}.{unknown[0]}: unknown member")
-    raw_party = item.get("party")
-    if not isinstance(raw_party, str) or raw_party.lower() not in parties:
-        raise DeclarationError(
-            f"{where}.party: unknown party {raw_party!r} "
-            f"(parties of {agreement.name}: {', '.join(sorted(parties.values()))})"
-        )
+    party = _party(item.get("party"), f"{where}.party", agreement, parties)
     as_of = _day(item.get("as_of"), f"{where}.as_of")
     if "counts" not in item and "aggregates" not in item:
         raise DeclarationError(f"{where}: give counts, aggregates or both")
@@ -135,7 +237,7 @@ def _declaration(
     if source is not None and (not isinstance(source, str) or len(source) > 2000):
         raise DeclarationError(f"{where}.source: a string of at most 2000 characters")
     found = Declaration(
-        party=parties[raw_party.lower()],
+        party=party,
         as_of=as_of,
         counts=counts,
         aggregates=aggregates,
@@ -214,11 +316,16 @@ def in_force(declarations: Sequence[Declaration], party: str, at: date) -> Decla
     return max(mine, key=lambda d: d.as_of, default=None)
 
 
-def evaluate(agreement: Agreement, declarations: Sequence[Declaration], at: date) -> dict[str, Any]:
-    """Every party's limits on ``at`` under the declarations in force then (module docstring)."""
+def evaluate(agreement: Agreement, found: DeclarationSet, at: date) -> dict[str, Any]:
+    """Every party's limits on ``at`` under the declarations in force then (module docstring).
+
+    A limit of a disputed declaration carries ``disputed``: each other
+    party's position beside the declared one (value, status, text).
+    """
     parties: dict[str, Any] = {}
     for party in sorted(agreement.party_ids()):
-        declared = in_force(declarations, party, at)
+        declared = in_force(found.declarations, party, at)
+        disputes = [d for d in found.disputes if d.declaration is declared]
         limits: dict[str, Any] = {}
         for limit in agreement.limits.values():
             if ANY_PARTY not in limit.applies_to and party not in limit.applies_to:
@@ -230,10 +337,13 @@ def evaluate(agreement: Agreement, declarations: Sequence[Declaration], at: date
                 row["basis"] = basis
             if limit.status_on(at) == "not_in_force":
                 row["status"] = "not_in_force"
-            elif declared is None:
+            elif row["value"] is None:
                 row["status"] = "no_declaration"
             else:
                 row["status"] = "within" if row["value"] <= limit.max else "exceeded"
+            positions = _positions(agreement, disputes, limit.aggregate, limit.max, row["status"])
+            if positions:
+                row["disputed"] = positions
             limits[limit.id] = row
         parties[party] = {
             "declaration": None
@@ -250,3 +360,26 @@ def evaluate(agreement: Agreement, declarations: Sequence[Declaration], at: date
         "at": at.isoformat(),
         "parties": parties,
     }
+
+
+def _positions(
+    agreement: Agreement, disputes: Sequence[Dispute], rule_id: str, most: int, status: str
+) -> list[dict[str, Any]]:
+    out = []
+    for dispute in disputes:
+        found = dispute.aggregate(agreement, rule_id)
+        if found is None:
+            continue
+        value, basis = found
+        judged = status if status == "not_in_force" else ("within" if value <= most else "exceeded")
+        out.append(
+            {
+                "by": dispute.by,
+                "value": value,
+                "basis": basis,
+                "status": judged,
+                "text": dispute.text,
+                "source": dispute.source,
+            }
+        )
+    return out
