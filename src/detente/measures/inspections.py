@@ -56,6 +56,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from detente.agreement import Agreement, InspectionType
+from detente.agreement.deadlines import AfterMessage
 from detente.crypto.canonical import canonical_json
 from detente.errors import DetenteError
 from detente.measures.entry import Entry
@@ -67,6 +68,7 @@ from detente.record.inventory_findings import compare_sample
 
 __all__ = [
     "COMMITMENT_TYPE",
+    "AMBIGUITY_TYPES",
     "INSPECTION_MESSAGE_TYPES",
     "REQUEST_TYPE",
     "Inspection",
@@ -88,6 +90,12 @@ STEP_TYPE = "inspection-step"
 OPENING_TYPE = "inventory-opening"
 FINDINGS_TYPE = "inspection-findings"
 REPORT_TYPE = "inspection-report"
+AMBIGUITY_TYPE = "ambiguity"
+AMBIGUITY_REPLY_TYPE = "ambiguity-reply"
+#: Ambiguities and their replies: read by the fold, whatever the visit's state.
+AMBIGUITY_TYPES = frozenset({AMBIGUITY_TYPE, AMBIGUITY_REPLY_TYPE})
+# When the agreement gives the reply no deadline (inspection-messages: 7 days).
+_REPLY_DAYS = 7
 #: Every type the fold reads.
 INSPECTION_MESSAGE_TYPES = frozenset(
     {
@@ -205,6 +213,7 @@ class Inspection:
     findings: list[dict[str, Any]] = field(default_factory=list)
     reports: dict[str, str] = field(default_factory=dict)  # party -> report_sha256 signed
     overdue: list[Overdue] = field(default_factory=list)
+    ambiguities: list[dict[str, Any]] = field(default_factory=list)
     entries: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     cancelled_by: str | None = None
@@ -277,6 +286,7 @@ class Inspection:
             "reports": dict(self.reports),
             "report_sha256": self.report_sha256(),
             "overdue": [o.to_json() for o in self.overdue],
+            "ambiguities": list(self.ambiguities),
             "cancelled_by": self.cancelled_by,
             "forfeited_by": self.forfeited_by,
             "entries": list(self.entries),
@@ -299,8 +309,10 @@ def fold_inspections(
     out: list[Inspection] = []
     for request in (e for e in ordered if e.type == REQUEST_TYPE and e.body is not None):
         visit = _open(agreement, request, commitments, out)
+        mine = answers.get(request.ref, [])
         if visit.state != "rejected":
-            _run(agreement, visit, answers.get(request.ref, []), now)
+            _run(agreement, visit, [e for e in mine if e.type not in AMBIGUITY_TYPES], now)
+            _ambiguities(agreement, visit, mine, answers, now)
         out.append(visit)
     return tuple(out)
 
@@ -664,6 +676,54 @@ def _findings(visit: Inspection) -> None:
         visit.problems.append(f"{visit.observed_ref}: {e}")
         return
     visit.findings = [f.to_json() for f in found]
+
+
+def _ambiguities(
+    agreement: Agreement,
+    visit: Inspection,
+    mine: Sequence[Entry],
+    answers: Mapping[str, Sequence[Entry]],
+    now: datetime,
+) -> None:
+    """Each ambiguity a side raised about the visit, its reply, and the reply owed late.
+
+    The other side answers with an ``ambiguity-reply`` citing it, within the
+    agreement's deadline for that type (counted here from the ambiguity's
+    ``created``); one not answered by then is overdue on that side, whatever
+    the state of the visit (an ambiguity may come after the report).
+    """
+    reply_type = agreement.message_types.get(AMBIGUITY_REPLY_TYPE)
+    rule = None if reply_type is None else reply_type.deadline
+    span = rule.delta if isinstance(rule, AfterMessage) else timedelta(days=_REPLY_DAYS)
+    sides = {visit.inspecting, visit.host}
+    for entry in mine:
+        if entry.type != AMBIGUITY_TYPE or entry.party not in sides:
+            continue
+        other = visit.host if entry.party == visit.inspecting else visit.inspecting
+        due = entry.created + span
+        reply = next(
+            (
+                r
+                for r in answers.get(entry.ref, [])
+                if r.type == AMBIGUITY_REPLY_TYPE and r.party == other
+            ),
+            None,
+        )
+        visit.ambiguities.append(
+            {
+                "ref": entry.ref,
+                "by": entry.party,
+                "text": str((entry.body or {}).get("text", "")),
+                "raised_at": format_time(entry.created),
+                "due": format_time(due),
+                "reply": None if reply is None else reply.ref,
+                "reply_text": None if reply is None else str((reply.body or {}).get("text", "")),
+            }
+        )
+        if entry.ref not in visit.entries:
+            visit.entries.append(entry.ref)
+        if reply is None and now > due:
+            visit.overdue.append(Overdue(other, AMBIGUITY_REPLY_TYPE, due))
 
 
 def _phase(visit: Inspection) -> str:

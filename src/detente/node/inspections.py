@@ -41,6 +41,7 @@ from detente.errors import BodyError, ConflictError, DetenteError, NotFoundError
 from detente.measures.entry import Entry
 from detente.measures.hotline import parse_body_time
 from detente.measures.inspections import (
+    AMBIGUITY_TYPES,
     COMMITMENT_TYPE,
     INSPECTION_MESSAGE_TYPES,
     REQUEST_TYPE,
@@ -74,8 +75,9 @@ _STEP_AFTER = {"arrived": None, "at_site": "arrived", "finished": "at_site"}
 
 
 def inspection_entries(conn: Connection, node: Node) -> list[Entry]:
-    """Every inspection message in every log the node holds."""
-    return load_entries(conn, node, INSPECTION_MESSAGE_TYPES & set(node.agreement.message_types))
+    """Every inspection message (ambiguities and replies too) in every log the node holds."""
+    wanted = (INSPECTION_MESSAGE_TYPES | AMBIGUITY_TYPES) & set(node.agreement.message_types)
+    return load_entries(conn, node, wanted)
 
 
 def inspections_state(node: Node, *, now: datetime | None = None) -> tuple[Inspection, ...]:
