@@ -637,3 +637,14 @@ def test_agreements_and_message_types_are_hashable() -> None:
     b = Agreement.model_validate(_agreement())
     assert len({a, b}) == 1
     assert len({a.message_type("message"), free_text_message_type()}) == 1
+
+
+def test_declares_and_notify_when_leave_other_agreements_ids_alone():
+    from detente.agreement import builtin_agreement
+
+    # Unset, the new message type fields are not in the canonical bytes.
+    incsea = builtin_agreement("incsea-1972")
+    assert b'"declares"' not in incsea.canonical_bytes()
+    assert b'"notify_when"' not in incsea.canonical_bytes()
+    start = builtin_agreement("new-start")
+    assert b'"declares":"counts"' in start.canonical_bytes()

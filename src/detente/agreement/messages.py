@@ -17,15 +17,23 @@ Example:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 from pydantic import Field, field_validator, model_validator
 
-from detente.agreement._base import ANY_PARTY, Frozen, PartyRefs, Slug, Text, json_value
+from detente.agreement._base import (
+    ANY_PARTY,
+    Frozen,
+    PartyRefs,
+    Positive,
+    Slug,
+    Text,
+    json_value,
+)
 from detente.agreement.deadlines import AfterEvent, BeforeEvent, DeadlineRule, PeriodicExchange
 from detente.errors import BodyError
 
@@ -74,6 +82,8 @@ class MessageType(Frozen):
     article: Text | None = None
     deadline: DeadlineRule | None = None
     periodic: PeriodicExchange | None = None
+    declares: Literal["counts", "dispute"] | None = None
+    notify_when: dict[Slug, Positive] | None = None
 
     @field_validator("body_schema", mode="before")
     @classmethod
@@ -113,6 +123,42 @@ class MessageType(Frozen):
                     f"deadline.event_field {rule.event_field!r} must be required in body_schema"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _declares_and_thresholds(self) -> MessageType:
+        properties = self.body_schema.get("properties")
+        properties = properties if isinstance(properties, dict) else {}
+        required = self.body_schema.get("required", [])
+        if self.declares == "counts":
+            as_of, counts = properties.get("as_of"), properties.get("counts")
+            if not isinstance(as_of, dict) or as_of.get("format") != "date":
+                raise ValueError(
+                    'declares = "counts" needs a body property as_of with "format": "date"'
+                )
+            if not isinstance(counts, dict) or counts.get("type") != "object":
+                raise ValueError('declares = "counts" needs a body property counts of type object')
+            if "as_of" not in required or "counts" not in required:
+                raise ValueError('declares = "counts": as_of and counts must be required')
+        if self.declares == "dispute" and "text" not in required:
+            raise ValueError('declares = "dispute" needs a required body property text')
+        if self.notify_when is not None:
+            if not isinstance(self.deadline, AfterEvent | BeforeEvent):
+                raise ValueError("notify_when needs an after_event or before_event deadline")
+            for name in self.notify_when:
+                spec = properties.get(name)
+                if not isinstance(spec, dict) or spec.get("type") != "integer":
+                    raise ValueError(f"notify_when.{name}: not an integer property of body_schema")
+        return self
+
+    def needs_notice(self, body: Mapping[str, Any]) -> bool:
+        """Whether a notice with ``body`` is owed: it reaches a ``notify_when`` threshold
+        (always, without thresholds)."""
+        if self.notify_when is None:
+            return True
+        return any(
+            isinstance(body.get(name), int) and body[name] >= least
+            for name, least in self.notify_when.items()
+        )
 
     def __hash__(self) -> int:
         # The generated frozen hash fails on body_schema (a dict); equal types share an id.

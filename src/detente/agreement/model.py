@@ -89,6 +89,8 @@ FieldPath = tuple[str | int, ...]
 
 #: The field listing the message types that need a second operator's approval.
 RELEASE_FIELD = "two_person_release"
+# Message type fields added later, left out of the canonical bytes when unset.
+OPTIONAL_TYPE_FIELDS = ("declares", "notify_when")
 
 
 class Problem(NamedTuple):
@@ -268,11 +270,16 @@ class Agreement(AgreementContent):
 
         An empty ``two_person_release`` is left out, so that an agreement that
         asks for no two-person release keeps the id it had before the field
-        existed.
+        existed; so are a message type's unset ``declares`` and ``notify_when``.
         """
         data = self.model_dump(mode="json")
         if not data[RELEASE_FIELD]:
             del data[RELEASE_FIELD]
+        for message_type in data["message_types"].values():
+            # Left out when unset, like two_person_release: ids stay as they were.
+            for name in OPTIONAL_TYPE_FIELDS:
+                if message_type.get(name) is None:
+                    message_type.pop(name, None)
         return canonical_json(data)
 
     def needs_release(self, type_id: str) -> bool:

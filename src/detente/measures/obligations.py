@@ -81,6 +81,7 @@ class State(enum.StrEnum):
     MET = "met"
     DUE = "due"
     OVERDUE = "overdue"
+    VIOLATED = "violated"
     SUSPENDED = "suspended"
     NOT_IN_FORCE = "not_in_force"
 
@@ -105,6 +106,10 @@ class Obligation:
         suspended_by: the suspension that covers it.
         clock: ``receipt`` if the times are receipts, ``created`` where the
             sender's clock stood in.
+        limit: for a ``limit`` obligation, the limit's id; ``value`` is the
+            declared aggregate and ``max`` the limit.
+        disputed: other parties' positions on the declaration behind a
+            ``limit`` obligation (``by``, ``ref``, ``value``, ``state``, ``text``).
     """
 
     party: str
@@ -121,10 +126,24 @@ class Obligation:
     pending: str | None = None
     suspended_by: str | None = None
     clock: str = "receipt"
+    limit: str | None = None
+    value: int | None = None
+    max: int | None = None
+    disputed: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The obligation as JSON: times in RFC 3339 UTC, days as ISO dates."""
-        return {
+        limit = (
+            {}
+            if self.limit is None
+            else {
+                "limit": self.limit,
+                "value": self.value,
+                "max": self.max,
+                "disputed": [dict(d) for d in self.disputed],
+            }
+        )
+        return limit | {
             "party": self.party,
             "type": self.type,
             "rule": self.rule,
@@ -217,6 +236,9 @@ def fold_obligations(
             found, missed = _event(message_type, rule, real, judge)
             out.extend(found)
             skipped.extend(missed)
+    found, missed = _limits(agreement, real)
+    out.extend(found)
+    skipped.extend(missed)
     out.sort(key=lambda o: (o.due, o.party, o.type, o.trigger or ""))
     return Report(tuple(out), tuple(skipped), suspensions)
 
@@ -403,6 +425,11 @@ def _event(
             # Days count whole: "five days after" ends with the fifth day,
             # "42 days before" with the 42nd day before.
             due = _start_of(due.date()) + _DAY
+        if not message_type.needs_notice(entry.body):
+            skipped.append(
+                Skipped(entry.ref, entry.type, "below the notification thresholds: voluntary")
+            )
+            continue
         obligees = tuple(entry.to)
         base = Obligation(
             party=entry.party,
@@ -413,8 +440,113 @@ def _event(
             to=obligees,
             trigger=entry.ref,
         )
-        out.append(_settle(base, entry, obligees, judge))
+        settled = _settle(base, entry, obligees, judge)
+        if isinstance(rule, BeforeEvent) and settled.state is State.MET and settled.late:
+            # Advance notice given after its deadline: the activity went ahead unnotified.
+            settled = _with(settled, state=State.VIOLATED)
+        out.append(settled)
     return out, skipped
+
+
+def _limits(
+    agreement: Agreement, entries: Sequence[Entry]
+) -> tuple[list[Obligation], list[Skipped]]:
+    """Each declaration of counts judged against each limit on its party, as of its day.
+
+    A declaration (a type with ``declares = "counts"``) gives its party's
+    counts as of ``as_of``; each limit that applies to the party and is in
+    force that day is ``met`` if the counting rule's aggregate is within it,
+    ``violated`` if not; a limit not in force that day is ``not_in_force``.
+    Disputes (``declares = "dispute"``, citing the declaration, from another
+    party) are shown beside: their ``counts`` replace the declared ones for
+    the categories they give, their ``aggregates`` the totals.
+    """
+    declaring = {t.id for t in agreement.message_types.values() if t.declares == "counts"}
+    disputing = {t.id for t in agreement.message_types.values() if t.declares == "dispute"}
+    if not declaring or not agreement.limits:
+        return [], []
+    disputes: dict[str, list[Entry]] = {}
+    for entry in entries:
+        if entry.type in disputing and entry.body is not None:
+            for ref in entry.refs:
+                disputes.setdefault(ref, []).append(entry)
+    out: list[Obligation] = []
+    skipped: list[Skipped] = []
+    for entry in entries:
+        if entry.type not in declaring:
+            continue
+        body = entry.body
+        try:
+            as_of = date.fromisoformat(str((body or {})["as_of"]))
+            counts = _counts((body or {})["counts"])
+        except (KeyError, ValueError, TypeError):
+            skipped.append(Skipped(entry.ref, entry.type, "body not held or not a declaration"))
+            continue
+        against = [d for d in disputes.get(entry.ref, []) if d.party != entry.party]
+        for limit in agreement.limits.values():
+            if ANY_PARTY not in limit.applies_to and entry.party not in limit.applies_to:
+                continue
+            rule = agreement.counting_rules[limit.aggregate]
+            value = rule.evaluate(counts)
+            in_force = limit.status_on(as_of) == "in_force"
+            out.append(
+                Obligation(
+                    party=entry.party,
+                    type=entry.type,
+                    rule="limit",
+                    due=_start_of(as_of),
+                    state=_limit_state(in_force, value, limit.max),
+                    to=tuple(entry.to),
+                    trigger=entry.ref,
+                    as_of=as_of,
+                    given=entry.created,
+                    clock="created",
+                    limit=limit.id,
+                    value=value,
+                    max=limit.max,
+                    disputed=tuple(
+                        position
+                        for dispute in against
+                        if (position := _position(dispute, counts, limit, rule, in_force))
+                    ),
+                )
+            )
+    return out, skipped
+
+
+def _counts(value: object) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise TypeError("counts is not an object")
+    return {k: v for k, v in value.items() if type(v) is int}
+
+
+def _limit_state(in_force: bool, value: int, most: int) -> State:
+    if not in_force:
+        return State.NOT_IN_FORCE
+    return State.MET if value <= most else State.VIOLATED
+
+
+def _position(
+    dispute: Entry, counts: dict[str, int], limit: Any, rule: Any, in_force: bool
+) -> dict[str, Any] | None:
+    """A disputing party's value of the limit's aggregate, if its position changes it."""
+    body = dispute.body or {}
+    raw_counts, raw_totals = body.get("counts"), body.get("aggregates")
+    theirs = _counts(raw_counts) if isinstance(raw_counts, dict) else {}
+    totals: dict[str, Any] = raw_totals if isinstance(raw_totals, dict) else {}
+    if type(totals.get(limit.aggregate)) is int:
+        value = int(totals[limit.aggregate])
+    elif any(category in theirs for category in rule.terms):
+        value = rule.evaluate({**counts, **theirs})
+    else:
+        return None
+    return {
+        "by": dispute.party,
+        "ref": dispute.ref,
+        "value": value,
+        "state": _limit_state(in_force, value, limit.max).value,
+        "text": str(body.get("text", "")),
+    }
 
 
 def _event_instant(value: object, *, whole_days: bool) -> datetime:

@@ -55,10 +55,12 @@ __all__ = [
 
 def ruled_types(node: Node) -> frozenset[str]:
     """The message types the obligations fold reads: those with rules, their triggers,
-    and the suspension types."""
+    declarations and disputes, and the suspension types."""
     types = set(SUSPENSION_TYPES)
     for message_type in node.agreement.message_types.values():
         if message_type.periodic is not None or message_type.deadline is not None:
+            types.add(message_type.id)
+        if message_type.declares is not None:
             types.add(message_type.id)
         if isinstance(message_type.deadline, AfterMessage):
             types.add(message_type.deadline.message_type)
