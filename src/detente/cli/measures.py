@@ -80,7 +80,8 @@ def obligations(
     directory: DirOption = None,
     output: FormatOption = OutputFormat.text,
 ) -> None:
-    """List message obligations and their state (exit 1 if any is overdue)."""
+    """List obligations and their state: messages owed, limits on declarations
+    (exit 1 if any is overdue or violated)."""
     first: date | None = None
     if since is not None:
         try:
@@ -99,7 +100,7 @@ def obligations(
     else:
         print_table(
             f"obligations at {format_time(now)}",
-            ["party", "type", "rule", "for", "due", "state", "decided by", "clock"],
+            ["party", "type", "rule", "for", "due", "state", "decided by", "clock", "detail"],
             [
                 [
                     o.party,
@@ -110,6 +111,7 @@ def obligations(
                     o.state.value.replace("_", " ") + (" (late)" if o.late else ""),
                     _decided_by(o),
                     o.clock,
+                    _detail(o),
                 ]
                 for o in report.obligations
             ],
@@ -120,8 +122,18 @@ def obligations(
             ["entry", "type", "why"],
             [[s["ref"], s["type"], s["reason"]] for s in skipped],
         )
-    if any(o.state is State.OVERDUE for o in report.obligations):
+    if any(o.state in (State.OVERDUE, State.VIOLATED) for o in report.obligations):
         raise typer.Exit(1)
+
+
+def _detail(obligation: Obligation) -> str:
+    """For a limit: the declared value against the limit, and each disputing position."""
+    if obligation.limit is None:
+        return ""
+    text = f"{obligation.limit} {obligation.value:,} of {obligation.max:,}"
+    for position in obligation.disputed:
+        text += f"; {position['by']} counts {position['value']:,} ({position['state']})"
+    return text
 
 
 def _decided_by(obligation: Obligation) -> str:
