@@ -206,3 +206,31 @@ def test_declares_and_thresholds_are_checked(changes, message):
     bad = {k: v for k, v in {**ACTIVITY, **changes}.items() if v is not None}
     with pytest.raises(ValidationError, match=message):
         MessageType.model_validate({"id": "activity", **bad})
+
+
+def test_vienna_document_activity_notices_are_judged_by_their_thresholds():
+    vienna = builtin_agreement("vienna-document-2011")
+    notice = {"activity_type": "exercise", "start_date": "2026-05-01", "end_date": "2026-05-10"}
+    notice["area"] = "Grodno region"
+
+    def sent(party, seq, created, **numbers):
+        return Entry(
+            party=party,
+            seq=seq,
+            type="activity_notification",
+            created=created,
+            to=("ee", "lv", "lt"),
+            body={**notice, **numbers},
+            received=dict.fromkeys(("ee", "lv", "lt"), created),
+        )
+
+    late = datetime(2026, 4, 1, tzinfo=UTC)  # 30 days ahead, not 42
+    entries = [
+        sent("by", 0, late, troops=8000),  # below every threshold: voluntary
+        sent("by", 1, late, troops=2000, landing_troops=3000),  # a parachute assault
+        sent("ru", 0, datetime(2026, 3, 1, tzinfo=UTC), troops=13000),  # in time
+    ]
+    report = fold_obligations(vienna, entries, now=NOW, since=date(2026, 1, 1))
+    judged = {o.trigger: o.state for o in report.obligations if o.rule == "before_event"}
+    assert judged == {"by:1": State.VIOLATED, "ru:0": State.MET}
+    assert [s.ref for s in report.skipped] == ["by:0"]

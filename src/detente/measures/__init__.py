@@ -17,7 +17,14 @@ Example:
 """
 
 from detente.measures.entry import Entry
-from detente.measures.obligations import Obligation, Report, Skipped, State, fold_obligations
+from detente.measures.obligations import (
+    Obligation,
+    ObligationBook,
+    Report,
+    Skipped,
+    State,
+    fold_obligations,
+)
 from detente.measures.sampling import (
     DetectionPlan,
     commit_value,
@@ -38,6 +45,7 @@ __all__ = [
     "Ignored",
     "Interval",
     "Obligation",
+    "ObligationBook",
     "Report",
     "Skipped",
     "State",

@@ -57,19 +57,21 @@ Example:
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from detente.agreement import AfterEvent, AfterMessage, Agreement, BeforeEvent, MessageType
 from detente.agreement._base import ANY_PARTY
+from detente.agreement.suspension import SUSPENSION_TYPES
 from detente.errors import EncodingError
 from detente.measures.entry import Entry
 from detente.measures.suspension import Suspensions, fold_suspensions
 from detente.record.envelope import format_time, parse_time
 
-__all__ = ["Obligation", "Report", "Skipped", "State", "fold_obligations"]
+__all__ = ["Obligation", "ObligationBook", "Report", "Skipped", "State", "fold_obligations"]
 
 _JUST_BEFORE = timedelta(microseconds=1)
 _DAY = timedelta(days=1)
@@ -161,6 +163,9 @@ class Obligation:
         }
 
 
+_FIELDS = tuple(f.name for f in fields(Obligation))
+
+
 @dataclass(frozen=True, slots=True)
 class Skipped:
     """An entry of a type with a rule that counts for nothing, and why."""
@@ -191,10 +196,10 @@ def fold_obligations(
     now: datetime,
     since: date,
 ) -> Report:
-    """The state of every message obligation the agreement's rules give.
+    """The state of every obligation the agreement's rules give.
 
     Args:
-        agreement: whose message types and rules apply.
+        agreement: whose message types, rules and limits apply.
         entries: entries of every log held (any order, any types).
         now: the instant to judge at (aware).
         since: periodic exchanges due on this day or later are counted.
@@ -202,45 +207,189 @@ def fold_obligations(
     Returns:
         The obligations sorted by due instant, then party and type.
     """
-    held = sorted(entries, key=lambda e: (e.party, e.seq))
-    suspensions = fold_suspensions(held)
-    parties = sorted(agreement.party_ids())
-    out: list[Obligation] = []
-    skipped: list[Skipped] = []
-    ruled = {
-        t.id
-        for t in agreement.message_types.values()
-        if t.periodic is not None or t.deadline is not None
-    }
-    ruled |= {
-        t.deadline.message_type
-        for t in agreement.message_types.values()
-        if isinstance(t.deadline, AfterMessage)
-    }
-    real: list[Entry] = []
-    for entry in held:
-        if entry.exercise and entry.type in ruled:
-            skipped.append(
-                Skipped(entry.ref, entry.type, "exercise traffic: never counts", exercise=True)
+    return ObligationBook(agreement, entries, now=now, since=since).report()
+
+
+_Key = tuple[str, ...]
+
+
+class ObligationBook:
+    """The obligations of a set of entries, kept up to date as entries are added.
+
+    The fold is split into groups that depend on few entries: the periodic
+    exchanges of one message type, the answer owed to one request, one
+    notice, one declaration against the limits. :meth:`add` files a new
+    entry (or a newer copy of one held, e.g. with a receipt now known) and
+    recomputes only the groups it touches, so applying one envelope costs
+    about as much as the groups it belongs to, not the whole record. A
+    suspension or resumption changes how every unmet obligation of its
+    party and type is judged: it rebuilds the book. The book judges at the
+    ``now`` it was made with; :func:`fold_obligations` is a book's report.
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> from detente.agreement import builtin_agreement
+        >>> book = ObligationBook(builtin_agreement("new-start"), [],
+        ...                       now=datetime(2021, 3, 15, tzinfo=UTC),
+        ...                       since=datetime(2021, 3, 1, tzinfo=UTC).date())
+        >>> [o.state.value for o in book.report().obligations if o.party == "us"]
+        ['due', 'not_in_force']
+    """
+
+    def __init__(
+        self, agreement: Agreement, entries: Iterable[Entry], *, now: datetime, since: date
+    ) -> None:
+        self.agreement = agreement
+        self.now = now
+        self.since = since
+        self._parties = sorted(agreement.party_ids())
+        types = agreement.message_types.values()
+        self._periodic = {t.id for t in types if t.periodic is not None}
+        self._events = {t.id for t in types if isinstance(t.deadline, AfterEvent | BeforeEvent)}
+        # request type -> the types that answer it
+        self._answered_by: dict[str, list[str]] = {}
+        for t in types:
+            if isinstance(t.deadline, AfterMessage):
+                self._answered_by.setdefault(t.deadline.message_type, []).append(t.id)
+        self._answers = {a for answers in self._answered_by.values() for a in answers}
+        judged = bool(agreement.limits)
+        self._declaring = {t.id for t in types if judged and t.declares == "counts"}
+        self._disputing = {t.id for t in types if self._declaring and t.declares == "dispute"}
+        self._ruled = self._periodic | self._events | self._answers | set(self._answered_by)
+        self._entries: dict[str, Entry] = {}
+        self._rebuild(entries)
+
+    def _rebuild(self, entries: Iterable[Entry]) -> None:
+        self._by_type: dict[str, list[Entry]] = {}
+        self._citing: dict[str, list[Entry]] = {}  # ref -> answers and disputes citing it
+        self._suspension_entries: list[Entry] = []
+        self._exercise: dict[str, Skipped] = {}
+        self._groups: dict[_Key, tuple[list[Obligation], list[Skipped]]] = {}
+        self._entries = {}
+        for entry in entries:
+            self._file(entry)
+        self._judge = _Judge(fold_suspensions(self._suspension_entries), self.now)
+        for type_id in self._periodic:
+            self._compute(("periodic", type_id))
+        for entry in self._entries.values():
+            for key in self._keys_of(entry, cited=False):
+                self._compute(key)
+
+    def add(self, entry: Entry) -> None:
+        """File ``entry`` (replacing a held entry of the same position) and update."""
+        if entry.type in SUSPENSION_TYPES:
+            held = dict(self._entries)
+            held[entry.ref] = entry
+            self._rebuild(held.values())
+            return
+        self._file(entry)
+        for key in self._keys_of(entry, cited=True):
+            self._compute(key)
+
+    def report(self) -> Report:
+        """Every obligation, by due instant, then party, type and trigger."""
+        out = [o for found, _ in self._groups.values() for o in found]
+        out.sort(key=lambda o: (o.due, o.party, o.type, o.trigger or "", o.limit or ""))
+        skipped = list(self._exercise.values())
+        skipped += [s for _, missed in self._groups.values() for s in missed]
+        skipped.sort(key=lambda s: (_position(s.ref), s.reason))
+        return Report(tuple(out), tuple(skipped), self._judge.suspensions)
+
+    def _file(self, entry: Entry) -> None:
+        earlier = self._entries.get(entry.ref)
+        if earlier is not None:
+            self._unfile(earlier)
+        self._entries[entry.ref] = entry
+        if entry.type in SUSPENSION_TYPES:
+            self._suspension_entries.append(entry)
+            return
+        if entry.exercise:
+            if entry.type in self._ruled:
+                self._exercise[entry.ref] = Skipped(
+                    entry.ref, entry.type, "exercise traffic: never counts", exercise=True
+                )
+            return
+        self._by_type.setdefault(entry.type, []).append(entry)
+        if entry.type in self._answers or entry.type in self._disputing:
+            for ref in entry.refs:
+                self._citing.setdefault(ref, []).append(entry)
+
+    def _unfile(self, entry: Entry) -> None:
+        def drop(items: list[Entry]) -> None:
+            items[:] = [e for e in items if e.ref != entry.ref]
+
+        drop(self._suspension_entries)
+        self._exercise.pop(entry.ref, None)
+        drop(self._by_type.get(entry.type, []))
+        for ref in entry.refs:
+            drop(self._citing.get(ref, []))
+
+    def _keys_of(self, entry: Entry, *, cited: bool) -> list[_Key]:
+        """The groups ``entry`` decides; with ``cited``, also those of the entries it cites."""
+        keys: list[_Key] = []
+        type_id = entry.type
+        if type_id in self._periodic and cited:
+            keys.append(("periodic", type_id))
+        for answer in self._answered_by.get(type_id, []):
+            keys.append(("after_message", answer, entry.ref))
+        if type_id in self._events:
+            keys.append(("event", entry.ref))
+        if type_id in self._declaring:
+            keys.append(("limit", entry.ref))
+        if cited and (type_id in self._answers or type_id in self._disputing):
+            for ref in entry.refs:
+                cited_entry = self._entries.get(ref)
+                if cited_entry is None:
+                    continue
+                if type_id in self._disputing and cited_entry.type in self._declaring:
+                    keys.append(("limit", ref))
+                if type_id in self._answered_by.get(cited_entry.type, []):
+                    keys.append(("after_message", type_id, ref))
+        return keys
+
+    def _compute(self, key: _Key) -> None:
+        agreement, judge = self.agreement, self._judge
+        kind = key[0]
+        if kind == "periodic":
+            message_type = agreement.message_types[key[1]]
+            entries = sorted(self._by_type.get(key[1], []), key=_order)
+            found = _periodic(message_type, self._parties, entries, judge, self.since)
+            self._groups[key] = (found, [])
+            return
+        entry = self._entries.get(key[-1])
+        if entry is None or entry.exercise:
+            self._groups.pop(key, None)
+            return
+        if kind == "after_message":
+            message_type = agreement.message_types[key[1]]
+            rule = message_type.deadline
+            assert isinstance(rule, AfterMessage)  # noqa: S101 - filed by its rule
+            replies = sorted(
+                (e for e in self._citing.get(entry.ref, []) if e.type == message_type.id),
+                key=_order,
             )
-        elif not entry.exercise:
-            real.append(entry)
-    judge = _Judge(suspensions, now)
-    for message_type in agreement.message_types.values():
-        if message_type.periodic is not None:
-            out.extend(_periodic(message_type, parties, real, judge, since))
-        rule = message_type.deadline
-        if isinstance(rule, AfterMessage):
-            out.extend(_after_message(message_type, rule, real, judge))
-        elif isinstance(rule, AfterEvent | BeforeEvent):
-            found, missed = _event(message_type, rule, real, judge)
-            out.extend(found)
-            skipped.extend(missed)
-    found, missed = _limits(agreement, real)
-    out.extend(found)
-    skipped.extend(missed)
-    out.sort(key=lambda o: (o.due, o.party, o.type, o.trigger or ""))
-    return Report(tuple(out), tuple(skipped), suspensions)
+            self._groups[key] = (_after_message(message_type, rule, entry, replies, judge), [])
+        elif kind == "event":
+            message_type = agreement.message_types[entry.type]
+            event_rule = message_type.deadline
+            assert isinstance(event_rule, AfterEvent | BeforeEvent)  # noqa: S101
+            self._groups[key] = _event(message_type, event_rule, entry, judge)
+        elif kind == "limit":
+            disputes = [
+                e
+                for e in self._citing.get(entry.ref, [])
+                if e.type in self._disputing and e.party != entry.party
+            ]
+            self._groups[key] = _limits(agreement, entry, sorted(disputes, key=_order))
+
+
+def _order(entry: Entry) -> tuple[str, int]:
+    return entry.party, entry.seq
+
+
+def _position(ref: str) -> tuple[str, int]:
+    party, _, seq = ref.rpartition(":")
+    return party, int(seq) if seq.isdigit() else -1
 
 
 @dataclass(frozen=True)
@@ -259,11 +408,15 @@ class _Judge:
 
 def _given(entry: Entry, obligees: Sequence[str]) -> tuple[datetime | None, str]:
     """When ``entry`` counts as given to all ``obligees``, and which clock says so."""
-    clock = "receipt" if all(entry.receipt_known(p) for p in obligees) else "created"
-    times = [entry.given_to(p) for p in obligees]
-    if any(t is None for t in times):
-        return None, clock
-    return max((t for t in times if t is not None), default=entry.created), clock
+    clock = "receipt" if all(p in entry.received for p in obligees) else "created"
+    latest: datetime | None = None
+    for party in obligees:
+        given = entry.given_to(party)
+        if given is None:
+            return None, clock
+        if latest is None or given > latest:
+            latest = given
+    return (entry.created if latest is None else latest), clock
 
 
 def _settle(
@@ -293,7 +446,10 @@ def _settle(
 
 
 def _with(base: Obligation, **changes: object) -> Obligation:
-    return replace(base, **changes)  # type: ignore[arg-type]
+    # dataclasses.replace re-inspects the class on every call; the fold makes
+    # one per obligation, so the fields are copied directly.
+    values = [changes.get(name, getattr(base, name)) for name in _FIELDS]
+    return Obligation(*values)  # type: ignore[arg-type]
 
 
 def _expand(refs: Sequence[str], parties: Sequence[str], but: str) -> tuple[str, ...]:
@@ -364,154 +520,130 @@ def _periodic(
 
 
 def _after_message(
-    message_type: MessageType, rule: AfterMessage, entries: Sequence[Entry], judge: _Judge
+    message_type: MessageType,
+    rule: AfterMessage,
+    trigger: Entry,
+    replies: Sequence[Entry],
+    judge: _Judge,
 ) -> list[Obligation]:
+    """What each recipient of ``trigger`` owes in answer; ``replies`` are the
+    entries of ``message_type`` citing it, in log order."""
     out: list[Obligation] = []
-    answers = [e for e in entries if e.type == message_type.id]
-    for trigger in (e for e in entries if e.type == rule.message_type):
-        for party in trigger.to:
-            if party == trigger.party or not message_type.may_send(party):
-                continue
-            received = trigger.given_to(party)
-            if received is None:
-                continue  # not received yet: nothing is owed
-            base = Obligation(
-                party=party,
-                type=message_type.id,
-                rule="after_message",
-                due=rule.due(received),
-                state=State.DUE,
-                to=(trigger.party,),
-                trigger=trigger.ref,
-                clock="receipt" if trigger.receipt_known(party) else "created",
-            )
-            replies = [
-                e
-                for e in answers
-                if e.party == party and trigger.ref in e.refs and trigger.party in e.to
-            ]
-            given = [e for e in replies if _given(e, (trigger.party,))[0] is not None]
-            chosen = given[0] if given else (replies[0] if replies else None)
-            settled = _settle(base, chosen, (trigger.party,), judge)
-            # The deadline itself rests on a stand-in clock when the receipt is not seen.
-            out.append(settled if base.clock == "receipt" else _with(settled, clock="created"))
+    for party in trigger.to:
+        if party == trigger.party or not message_type.may_send(party):
+            continue
+        received = trigger.given_to(party)
+        if received is None:
+            continue  # not received yet: nothing is owed
+        base = Obligation(
+            party=party,
+            type=message_type.id,
+            rule="after_message",
+            due=rule.due(received),
+            state=State.DUE,
+            to=(trigger.party,),
+            trigger=trigger.ref,
+            clock="receipt" if trigger.receipt_known(party) else "created",
+        )
+        mine = [e for e in replies if e.party == party and trigger.party in e.to]
+        given = [e for e in mine if _given(e, (trigger.party,))[0] is not None]
+        chosen = given[0] if given else (mine[0] if mine else None)
+        settled = _settle(base, chosen, (trigger.party,), judge)
+        # The deadline itself rests on a stand-in clock when the receipt is not seen.
+        out.append(settled if base.clock == "receipt" else _with(settled, clock="created"))
     return out
 
 
 def _event(
     message_type: MessageType,
     rule: AfterEvent | BeforeEvent,
-    entries: Sequence[Entry],
+    entry: Entry,
     judge: _Judge,
 ) -> tuple[list[Obligation], list[Skipped]]:
-    out: list[Obligation] = []
-    skipped: list[Skipped] = []
-    spec = message_type.body_schema.get("properties", {}).get(rule.event_field, {})
-    whole_days = isinstance(spec, dict) and spec.get("format") == "date"
-    for entry in (e for e in entries if e.type == message_type.id):
-        if entry.body is None:
-            skipped.append(Skipped(entry.ref, entry.type, "body not held: event date unknown"))
-            continue
-        value = entry.body.get(rule.event_field)
-        try:
-            event = _event_instant(value, whole_days=whole_days)
-        except (EncodingError, ValueError, TypeError):
-            skipped.append(
-                Skipped(entry.ref, entry.type, f"body.{rule.event_field}: {value!r} is not a date")
-            )
-            continue
-        due = rule.due(event)
-        if whole_days:
-            # Days count whole: "five days after" ends with the fifth day,
-            # "42 days before" with the 42nd day before.
-            due = _start_of(due.date()) + _DAY
-        if not message_type.needs_notice(entry.body):
-            skipped.append(
-                Skipped(entry.ref, entry.type, "below the notification thresholds: voluntary")
-            )
-            continue
-        obligees = tuple(entry.to)
-        base = Obligation(
-            party=entry.party,
-            type=message_type.id,
-            rule=rule.kind,
-            due=due,
-            state=State.DUE,
-            to=obligees,
-            trigger=entry.ref,
-        )
-        settled = _settle(base, entry, obligees, judge)
-        if isinstance(rule, BeforeEvent) and settled.state is State.MET and settled.late:
-            # Advance notice given after its deadline: the activity went ahead unnotified.
-            settled = _with(settled, state=State.VIOLATED)
-        out.append(settled)
-    return out, skipped
+    """The notice ``entry`` as an obligation met when it was given (or why it is none)."""
+    whole_days = _whole_days(message_type, rule.event_field)
+    if entry.body is None:
+        return [], [Skipped(entry.ref, entry.type, "body not held: event date unknown")]
+    value = entry.body.get(rule.event_field)
+    try:
+        event = _event_instant(value, whole_days=whole_days)
+    except (EncodingError, ValueError, TypeError):
+        reason = f"body.{rule.event_field}: {value!r} is not a date"
+        return [], [Skipped(entry.ref, entry.type, reason)]
+    due = rule.due(event)
+    if whole_days:
+        # Days count whole: "five days after" ends with the fifth day,
+        # "42 days before" with the 42nd day before.
+        due = _start_of(due.date()) + _DAY
+    if not message_type.needs_notice(entry.body):
+        reason = "below the notification thresholds: voluntary"
+        return [], [Skipped(entry.ref, entry.type, reason)]
+    obligees = tuple(entry.to)
+    base = Obligation(
+        party=entry.party,
+        type=message_type.id,
+        rule=rule.kind,
+        due=due,
+        state=State.DUE,
+        to=obligees,
+        trigger=entry.ref,
+    )
+    settled = _settle(base, entry, obligees, judge)
+    if isinstance(rule, BeforeEvent) and settled.state is State.MET and settled.late:
+        # Advance notice given after its deadline: the activity went ahead unnotified.
+        settled = _with(settled, state=State.VIOLATED)
+    return [settled], []
 
 
 def _limits(
-    agreement: Agreement, entries: Sequence[Entry]
+    agreement: Agreement, entry: Entry, disputes: Sequence[Entry]
 ) -> tuple[list[Obligation], list[Skipped]]:
-    """Each declaration of counts judged against each limit on its party, as of its day.
+    """The declaration ``entry`` judged against each limit on its party, as of its day.
 
     A declaration (a type with ``declares = "counts"``) gives its party's
     counts as of ``as_of``; each limit that applies to the party and is in
     force that day is ``met`` if the counting rule's aggregate is within it,
     ``violated`` if not; a limit not in force that day is ``not_in_force``.
-    Disputes (``declares = "dispute"``, citing the declaration, from another
-    party) are shown beside: their ``counts`` replace the declared ones for
-    the categories they give, their ``aggregates`` the totals.
+    ``disputes`` (``declares = "dispute"``, citing the declaration, from
+    another party) are shown beside: their ``counts`` replace the declared
+    ones for the categories they give, their ``aggregates`` the totals.
     """
-    declaring = {t.id for t in agreement.message_types.values() if t.declares == "counts"}
-    disputing = {t.id for t in agreement.message_types.values() if t.declares == "dispute"}
-    if not declaring or not agreement.limits:
-        return [], []
-    disputes: dict[str, list[Entry]] = {}
-    for entry in entries:
-        if entry.type in disputing and entry.body is not None:
-            for ref in entry.refs:
-                disputes.setdefault(ref, []).append(entry)
+    body = entry.body
+    try:
+        as_of = date.fromisoformat(str((body or {})["as_of"]))
+        counts = _counts((body or {})["counts"])
+    except (KeyError, ValueError, TypeError):
+        return [], [Skipped(entry.ref, entry.type, "body not held or not a declaration")]
     out: list[Obligation] = []
-    skipped: list[Skipped] = []
-    for entry in entries:
-        if entry.type not in declaring:
+    for limit in agreement.limits.values():
+        if ANY_PARTY not in limit.applies_to and entry.party not in limit.applies_to:
             continue
-        body = entry.body
-        try:
-            as_of = date.fromisoformat(str((body or {})["as_of"]))
-            counts = _counts((body or {})["counts"])
-        except (KeyError, ValueError, TypeError):
-            skipped.append(Skipped(entry.ref, entry.type, "body not held or not a declaration"))
-            continue
-        against = [d for d in disputes.get(entry.ref, []) if d.party != entry.party]
-        for limit in agreement.limits.values():
-            if ANY_PARTY not in limit.applies_to and entry.party not in limit.applies_to:
-                continue
-            rule = agreement.counting_rules[limit.aggregate]
-            value = rule.evaluate(counts)
-            in_force = limit.status_on(as_of) == "in_force"
-            out.append(
-                Obligation(
-                    party=entry.party,
-                    type=entry.type,
-                    rule="limit",
-                    due=_start_of(as_of),
-                    state=_limit_state(in_force, value, limit.max),
-                    to=tuple(entry.to),
-                    trigger=entry.ref,
-                    as_of=as_of,
-                    given=entry.created,
-                    clock="created",
-                    limit=limit.id,
-                    value=value,
-                    max=limit.max,
-                    disputed=tuple(
-                        position
-                        for dispute in against
-                        if (position := _position(dispute, counts, limit, rule, in_force))
-                    ),
-                )
+        rule = agreement.counting_rules[limit.aggregate]
+        value = rule.evaluate(counts)
+        in_force = limit.status_on(as_of) == "in_force"
+        out.append(
+            Obligation(
+                party=entry.party,
+                type=entry.type,
+                rule="limit",
+                due=_start_of(as_of),
+                state=_limit_state(in_force, value, limit.max),
+                to=tuple(entry.to),
+                trigger=entry.ref,
+                as_of=as_of,
+                given=entry.created,
+                clock="created",
+                limit=limit.id,
+                value=value,
+                max=limit.max,
+                disputed=tuple(
+                    position
+                    for dispute in disputes
+                    if (position := _disputed(dispute, counts, limit, rule, in_force))
+                ),
             )
-    return out, skipped
+        )
+    return out, []
 
 
 def _counts(value: object) -> dict[str, int]:
@@ -526,7 +658,7 @@ def _limit_state(in_force: bool, value: int, most: int) -> State:
     return State.MET if value <= most else State.VIOLATED
 
 
-def _position(
+def _disputed(
     dispute: Entry, counts: dict[str, int], limit: Any, rule: Any, in_force: bool
 ) -> dict[str, Any] | None:
     """A disputing party's value of the limit's aggregate, if its position changes it."""
@@ -547,6 +679,13 @@ def _position(
         "state": _limit_state(in_force, value, limit.max).value,
         "text": str(body.get("text", "")),
     }
+
+
+@functools.lru_cache(maxsize=256)
+def _whole_days(message_type: MessageType, event_field: str) -> bool:
+    """Whether the type's event field is a date (days count whole), not a date-time."""
+    spec = message_type.body_schema.get("properties", {}).get(event_field, {})
+    return isinstance(spec, dict) and spec.get("format") == "date"
 
 
 def _event_instant(value: object, *, whole_days: bool) -> datetime:
