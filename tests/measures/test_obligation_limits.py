@@ -234,3 +234,19 @@ def test_vienna_document_activity_notices_are_judged_by_their_thresholds():
     judged = {o.trigger: o.state for o in report.obligations if o.rule == "before_event"}
     assert judged == {"by:1": State.VIOLATED, "ru:0": State.MET}
     assert [s.ref for s in report.skipped] == ["by:0"]
+
+
+def test_nothing_is_owed_outside_the_agreement_s_time_in_force():
+    start = builtin_agreement("new-start")
+    assert (start.in_force.effective, start.in_force.end) == (date(2011, 2, 5), date(2026, 2, 5))
+    late = fold_obligations(
+        start, [], now=datetime(2026, 11, 29, tzinfo=UTC), since=date(2025, 9, 1)
+    )
+    assert [o.as_of.isoformat() for o in late.obligations] == ["2025-09-01", "2025-09-01"]
+    change = {"event_date": "2026-03-01", "category": "deployed_icbms", "change": -1}
+    after = entry("us", 0, "change_notification", change, created=datetime(2026, 3, 2, tzinfo=UTC))
+    report = fold_obligations(start, [after], now=NOW, since=date(2026, 3, 1))
+    assert [o for o in report.obligations if o.rule == "after_event"] == []
+    assert [s.reason for s in report.skipped] == [
+        "sent while the agreement was not in force: owes nothing"
+    ]

@@ -44,7 +44,7 @@ from detente.agreement.loader import (
     resolve_agreement,
 )
 from detente.agreement.messages import FREE_TEXT_TYPE, MessageType, Priority
-from detente.agreement.model import Agreement, AgreementSource, Party
+from detente.agreement.model import Agreement, AgreementSource, InForce, Party
 
 __all__ = [
     "FREE_TEXT_TYPE",
@@ -62,6 +62,7 @@ __all__ = [
     "Holding",
     "Hotline",
     "IncidentThresholds",
+    "InForce",
     "InspectionType",
     "Limit",
     "LimitStatus",

@@ -57,7 +57,7 @@ __all__ = [
     "resolve_agreement",
 ]
 
-_SINGLETONS = ("hotline", "incident_thresholds")
+_SINGLETONS = ("hotline", "incident_thresholds", "in_force")
 _MAX_PROBLEMS = 20
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _ID_MISMATCH = re.compile(r"^(?P<section>[a-z_]+)\.(?P<key>[^.\s]+)\.id: (?P<message>.*)$")

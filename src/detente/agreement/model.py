@@ -33,12 +33,13 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from functools import cached_property
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import Field, field_validator, model_validator
 
-from detente.agreement._base import ANY_PARTY, Frozen, Positive, Slug, Text
+from detente.agreement._base import ANY_PARTY, Day, Frozen, Positive, Slug, Text
 from detente.agreement.counting import Category, CountingRule, Limit
 from detente.agreement.deadlines import AfterMessage
 from detente.agreement.geography import Site, Zone
@@ -58,6 +59,7 @@ __all__ = [
     "Agreement",
     "AgreementContent",
     "AgreementSource",
+    "InForce",
     "Party",
     "FieldPath",
     "Problem",
@@ -107,6 +109,23 @@ class Party(Frozen):
     name: Text
 
 
+class InForce(Frozen):
+    """When the agreement binds: from ``effective`` until ``end`` (exclusive), if it ended."""
+
+    effective: Day
+    end: Day | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> InForce:
+        if self.end is not None and self.end <= self.effective:
+            raise ValueError(f"end ({self.end}) must be after effective ({self.effective})")
+        return self
+
+    def binds_on(self, day: date) -> bool:
+        """Whether the agreement is in force on ``day``."""
+        return self.effective <= day and (self.end is None or day < self.end)
+
+
 class AgreementContent(Frozen):
     """Everything an agreement says, shared by a file and a resolved agreement."""
 
@@ -125,6 +144,7 @@ class AgreementContent(Frozen):
     templates: dict[Slug, Template] = Field(default_factory=dict)
     hotline: Hotline | None = None
     incident_thresholds: IncidentThresholds | None = None
+    in_force: InForce | None = None
     skew_seconds: Positive = DEFAULT_SKEW_SECONDS
     # The largest body either side sends or takes: both state it by running
     # the same agreement. Larger bodies travel in parts (exchange.parts).
@@ -270,11 +290,14 @@ class Agreement(AgreementContent):
 
         An empty ``two_person_release`` is left out, so that an agreement that
         asks for no two-person release keeps the id it had before the field
-        existed; so are a message type's unset ``declares`` and ``notify_when``.
+        existed; so are an unset ``in_force`` and a message type's unset
+        ``declares`` and ``notify_when``.
         """
         data = self.model_dump(mode="json")
         if not data[RELEASE_FIELD]:
             del data[RELEASE_FIELD]
+        if data.get("in_force") is None:
+            data.pop("in_force", None)
         for message_type in data["message_types"].values():
             # Left out when unset, like two_person_release: ids stay as they were.
             for name in OPTIONAL_TYPE_FIELDS:

@@ -19,13 +19,19 @@ deadline rules the agreement model expresses for message types
   and ``late`` when it was given after its deadline. A missing notice of an
   event nobody reported cannot be seen, and is not listed.
 
-Not covered (a later engine's work): the agreement's entry into force and
-expiry (no agreement-level dates exist yet), inspections, hotline
-acknowledgements, the content of periodic data (which period a body's own
-``as_of`` claims), and ``violated`` as a judgement.
+- **limit**: a declaration (a type that ``declares = "counts"``) against
+  each limit on its sender, as of its day (:func:`_limits`).
+
+The agreement's ``in_force`` bounds them: no periodic exchange whose as-of
+day falls outside it, and nothing owed for a request or notice sent while
+it was not in force. Not covered (a later engine's work): inspections and
+hotline acknowledgements (their own folds), the content of periodic data
+(which period a body's own ``as_of`` claims), and zone constraints.
 
 States: ``met`` (given; ``late`` says whether after the deadline), ``due``
 (not yet given, deadline ahead), ``overdue`` (not given, deadline passed),
+``violated`` (an advance notice given after its deadline; a declaration
+over a limit),
 ``suspended`` (not given, and the obligated party had suspended the type
 when the deadline fell, or has now while it is still ahead), and
 ``not_in_force`` (a periodic exchange whose as-of day has not come).
@@ -49,9 +55,10 @@ Example:
     >>> report = fold_obligations(new_start, [], now=datetime(2025, 9, 15, tzinfo=UTC),
     ...                           since=datetime(2025, 9, 1, tzinfo=UTC).date())
     >>> [(o.party, o.as_of.isoformat(), o.state.value) for o in report.obligations]
-    ... # doctest: +NORMALIZE_WHITESPACE
-    [('ru', '2025-09-01', 'due'), ('us', '2025-09-01', 'due'),
-     ('ru', '2026-03-01', 'not_in_force'), ('us', '2026-03-01', 'not_in_force')]
+    [('ru', '2025-09-01', 'due'), ('us', '2025-09-01', 'due')]
+
+(New START expired on 5 February 2026, so no exchange as of 1 March 2026
+is owed.)
 """
 
 from __future__ import annotations
@@ -63,7 +70,14 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from detente.agreement import AfterEvent, AfterMessage, Agreement, BeforeEvent, MessageType
+from detente.agreement import (
+    AfterEvent,
+    AfterMessage,
+    Agreement,
+    BeforeEvent,
+    InForce,
+    MessageType,
+)
 from detente.agreement._base import ANY_PARTY
 from detente.agreement.suspension import SUSPENSION_TYPES
 from detente.errors import EncodingError
@@ -353,12 +367,19 @@ class ObligationBook:
         if kind == "periodic":
             message_type = agreement.message_types[key[1]]
             entries = sorted(self._by_type.get(key[1], []), key=_order)
-            found = _periodic(message_type, self._parties, entries, judge, self.since)
+            found = _periodic(
+                message_type, self._parties, entries, judge, self.since, agreement.in_force
+            )
             self._groups[key] = (found, [])
             return
         entry = self._entries.get(key[-1])
         if entry is None or entry.exercise:
             self._groups.pop(key, None)
+            return
+        bound = agreement.in_force
+        if kind != "limit" and bound is not None and not bound.binds_on(entry.created.date()):
+            reason = "sent while the agreement was not in force: owes nothing"
+            self._groups[key] = ([], [Skipped(entry.ref, entry.type, reason)])
             return
         if kind == "after_message":
             message_type = agreement.message_types[key[1]]
@@ -467,13 +488,18 @@ def _periodic(
     entries: Sequence[Entry],
     judge: _Judge,
     since: date,
+    in_force: InForce | None = None,
 ) -> list[Obligation]:
     rule = message_type.periodic
     assert rule is not None  # noqa: S101 - the caller checked
     today = judge.now.astimezone(UTC).date()
     periods: list[tuple[date, date]] = []
     for year in range(since.year - 1, today.year + 2):
-        periods.extend(p for p in rule.schedule(year) if p[1] >= since)
+        periods.extend(
+            p
+            for p in rule.schedule(year)
+            if p[1] >= since and (in_force is None or in_force.binds_on(p[0]))
+        )
     past = [p for p in periods if p[0] <= today]
     upcoming = [p for p in periods if p[0] > today][:1]
     out: list[Obligation] = []
