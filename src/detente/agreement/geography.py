@@ -16,13 +16,14 @@ Example:
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
-from detente.agreement._base import Count, Frozen, Slug, Text
+from detente.agreement._base import ANY_PARTY, Count, Day, Frozen, PartyRefs, Slug, Text
 
-__all__ = ["Geometry", "Holding", "MultiPolygon", "Polygon", "Site", "Zone"]
+__all__ = ["Geometry", "Holding", "MultiPolygon", "Polygon", "Site", "Zone", "ZoneConstraint"]
 
 Latitude = Annotated[float, Field(ge=-90.0, le=90.0)]
 Longitude = Annotated[float, Field(ge=-180.0, le=180.0)]
@@ -74,6 +75,76 @@ class Zone(Frozen):
     name: Text
     description: Text = ""
     geometry: Geometry
+
+    def contains(self, lon: float, lat: float) -> bool:
+        """Whether the point (degrees) lies inside the zone, a hole's inside excepted.
+
+        Even-odd ray casting on longitude and latitude as plane coordinates:
+        exact for the zones' own edges drawn as straight lines on a
+        longitude-latitude map, which is how GeoJSON areas are drawn; zones
+        that cross the antimeridian must be split in two polygons (RFC 7946
+        section 3.1.9). A point on an edge counts as inside.
+
+        Example:
+            >>> ring = [[20.0, 54.0], [22.0, 54.0], [22.0, 56.0], [20.0, 56.0], [20.0, 54.0]]
+            >>> zone = Zone(id="z", name="Z", geometry={"type": "Polygon", "coordinates": [ring]})
+            >>> zone.contains(21.0, 55.0), zone.contains(23.0, 55.0)
+            (True, False)
+        """
+        geometry = self.geometry
+        polygons = [geometry.coordinates] if isinstance(geometry, Polygon) else geometry.coordinates
+        for rings in polygons:
+            if _in_ring(rings[0], lon, lat) and not any(
+                _in_ring(hole, lon, lat, edge=False) for hole in rings[1:]
+            ):
+                return True
+        return False
+
+
+def _in_ring(ring: list[list[float]], x: float, y: float, *, edge: bool = True) -> bool:
+    inside = False
+    for (x1, y1, *_), (x2, y2, *_) in zip(ring, ring[1:], strict=False):
+        if _on_segment(x, y, x1, y1, x2, y2):
+            return edge
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def _on_segment(x: float, y: float, x1: float, y1: float, x2: float, y2: float) -> bool:
+    cross = (x - x1) * (y2 - y1) - (y - y1) * (x2 - x1)
+    if abs(cross) > 1e-12:
+        return False
+    return min(x1, x2) <= x <= max(x1, x2) and min(y1, y2) <= y <= max(y1, y2)
+
+
+class ZoneConstraint(Frozen):
+    """At most ``max`` items of ``categories`` inside ``zone`` for each party in
+    ``applies_to``, in force from ``effective`` until ``end`` (exclusive).
+
+    Judged on declarations of items with their positions (message types that
+    ``declares = "items"``).
+    """
+
+    id: Slug
+    description: Text = ""
+    article: Text | None = None
+    zone: Slug
+    categories: Annotated[list[Slug], Field(min_length=1)]
+    applies_to: PartyRefs = Field(default_factory=lambda: [ANY_PARTY])
+    max: Count = 0
+    effective: Day
+    end: Day | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ZoneConstraint:
+        if self.end is not None and self.end <= self.effective:
+            raise ValueError(f"end ({self.end}) must be after effective ({self.effective})")
+        return self
+
+    def binds_on(self, day: date) -> bool:
+        """Whether the constraint is in force on ``day``."""
+        return self.effective <= day and (self.end is None or day < self.end)
 
 
 class Holding(Frozen):

@@ -82,7 +82,7 @@ class MessageType(Frozen):
     article: Text | None = None
     deadline: DeadlineRule | None = None
     periodic: PeriodicExchange | None = None
-    declares: Literal["counts", "dispute"] | None = None
+    declares: Literal["counts", "items", "dispute"] | None = None
     notify_when: dict[Slug, Positive] | None = None
 
     @field_validator("body_schema", mode="before")
@@ -139,6 +139,16 @@ class MessageType(Frozen):
                 raise ValueError('declares = "counts" needs a body property counts of type object')
             if "as_of" not in required or "counts" not in required:
                 raise ValueError('declares = "counts": as_of and counts must be required')
+        if self.declares == "items":
+            as_of, items = properties.get("as_of"), properties.get("items")
+            if not isinstance(as_of, dict) or as_of.get("format") != "date":
+                raise ValueError(
+                    'declares = "items" needs a body property as_of with "format": "date"'
+                )
+            if not isinstance(items, dict) or items.get("type") != "array":
+                raise ValueError('declares = "items" needs a body property items of type array')
+            if "as_of" not in required or "items" not in required:
+                raise ValueError('declares = "items": as_of and items must be required')
         if self.declares == "dispute" and "text" not in required:
             raise ValueError('declares = "dispute" needs a required body property text')
         if self.notify_when is not None:

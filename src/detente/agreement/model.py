@@ -42,7 +42,7 @@ from pydantic import Field, field_validator, model_validator
 from detente.agreement._base import ANY_PARTY, Day, Frozen, Positive, Slug, Text
 from detente.agreement.counting import Category, CountingRule, Limit
 from detente.agreement.deadlines import AfterMessage
-from detente.agreement.geography import Site, Zone
+from detente.agreement.geography import Site, Zone, ZoneConstraint
 from detente.agreement.hotline import ACK_TYPE, Hotline, IncidentThresholds, Template
 from detente.agreement.inspections import InspectionType
 from detente.agreement.messages import FREE_TEXT_TYPE, MessageType, free_text_message_type
@@ -81,6 +81,7 @@ KEYED_SECTIONS = (
     "counting_rules",
     "limits",
     "zones",
+    "zone_constraints",
     "sites",
     "message_types",
     "inspection_types",
@@ -138,6 +139,7 @@ class AgreementContent(Frozen):
     counting_rules: dict[Slug, CountingRule] = Field(default_factory=dict)
     limits: dict[Slug, Limit] = Field(default_factory=dict)
     zones: dict[Slug, Zone] = Field(default_factory=dict)
+    zone_constraints: dict[Slug, ZoneConstraint] = Field(default_factory=dict)
     sites: dict[Slug, Site] = Field(default_factory=dict)
     message_types: dict[Slug, MessageType] = Field(default_factory=dict)
     inspection_types: dict[Slug, InspectionType] = Field(default_factory=dict)
@@ -298,6 +300,8 @@ class Agreement(AgreementContent):
             del data[RELEASE_FIELD]
         if data.get("in_force") is None:
             data.pop("in_force", None)
+        if not data.get("zone_constraints"):
+            data.pop("zone_constraints", None)
         for message_type in data["message_types"].values():
             # Left out when unset, like two_person_release: ids stay as they were.
             for name in OPTIONAL_TYPE_FIELDS:
@@ -364,6 +368,14 @@ def reference_problems(agreement: AgreementContent) -> list[Problem]:
                 )
             )
         party_refs(("limits", limit.id, "applies_to"), limit.applies_to)
+    for constraint in agreement.zone_constraints.values():
+        path: FieldPath = ("zone_constraints", constraint.id)
+        if constraint.zone not in agreement.zones:
+            problems.append(Problem((*path, "zone"), f"unknown zone {constraint.zone!r}"))
+        for j, category in enumerate(constraint.categories):
+            if category not in categories:
+                problems.append(Problem((*path, "categories", j), f"unknown category {category!r}"))
+        party_refs((*path, "applies_to"), constraint.applies_to)
     for site in agreement.sites.values():
         if site.party not in parties:
             problems.append(Problem(("sites", site.id, "party"), f"unknown party {site.party!r}"))

@@ -21,12 +21,14 @@ deadline rules the agreement model expresses for message types
 
 - **limit**: a declaration (a type that ``declares = "counts"``) against
   each limit on its sender, as of its day (:func:`_limits`).
+- **zone**: a declaration of items with positions (``declares = "items"``)
+  against each zone constraint on its sender (:func:`_zones`).
 
 The agreement's ``in_force`` bounds them: no periodic exchange whose as-of
 day falls outside it, and nothing owed for a request or notice sent while
 it was not in force. Not covered (a later engine's work): inspections and
 hotline acknowledgements (their own folds), the content of periodic data
-(which period a body's own ``as_of`` claims), and zone constraints.
+(which period a body's own ``as_of`` claims).
 
 States: ``met`` (given; ``late`` says whether after the deadline), ``due``
 (not yet given, deadline ahead), ``overdue`` (not given, deadline passed),
@@ -126,6 +128,8 @@ class Obligation:
             declared aggregate and ``max`` the limit.
         disputed: other parties' positions on the declaration behind a
             ``limit`` obligation (``by``, ``ref``, ``value``, ``state``, ``text``).
+        inside: for a ``zone`` obligation (``limit`` is the zone constraint's
+            id, ``value`` the count inside), the items found inside the zone.
     """
 
     party: str
@@ -146,10 +150,11 @@ class Obligation:
     value: int | None = None
     max: int | None = None
     disputed: tuple[dict[str, Any], ...] = ()
+    inside: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The obligation as JSON: times in RFC 3339 UTC, days as ISO dates."""
-        limit = (
+        limit: dict[str, Any] = (
             {}
             if self.limit is None
             else {
@@ -159,6 +164,8 @@ class Obligation:
                 "disputed": [dict(d) for d in self.disputed],
             }
         )
+        if self.rule == "zone":
+            limit["inside"] = list(self.inside)
         return limit | {
             "party": self.party,
             "type": self.type,
@@ -269,6 +276,8 @@ class ObligationBook:
         judged = bool(agreement.limits)
         self._declaring = {t.id for t in types if judged and t.declares == "counts"}
         self._disputing = {t.id for t in types if self._declaring and t.declares == "dispute"}
+        located = bool(agreement.zone_constraints)
+        self._locating = {t.id for t in types if located and t.declares == "items"}
         self._ruled = self._periodic | self._events | self._answers | set(self._answered_by)
         self._entries: dict[str, Entry] = {}
         self._rebuild(entries)
@@ -350,6 +359,8 @@ class ObligationBook:
             keys.append(("event", entry.ref))
         if type_id in self._declaring:
             keys.append(("limit", entry.ref))
+        if type_id in self._locating:
+            keys.append(("zone", entry.ref))
         if cited and (type_id in self._answers or type_id in self._disputing):
             for ref in entry.refs:
                 cited_entry = self._entries.get(ref)
@@ -377,7 +388,8 @@ class ObligationBook:
             self._groups.pop(key, None)
             return
         bound = agreement.in_force
-        if kind != "limit" and bound is not None and not bound.binds_on(entry.created.date()):
+        outside = bound is not None and not bound.binds_on(entry.created.date())
+        if kind not in ("limit", "zone") and outside:
             reason = "sent while the agreement was not in force: owes nothing"
             self._groups[key] = ([], [Skipped(entry.ref, entry.type, reason)])
             return
@@ -402,6 +414,8 @@ class ObligationBook:
                 if e.type in self._disputing and e.party != entry.party
             ]
             self._groups[key] = _limits(agreement, entry, sorted(disputes, key=_order))
+        elif kind == "zone":
+            self._groups[key] = _zones(agreement, entry)
 
 
 def _order(entry: Entry) -> tuple[str, int]:
@@ -670,6 +684,62 @@ def _limits(
             )
         )
     return out, []
+
+
+def _zones(agreement: Agreement, entry: Entry) -> tuple[list[Obligation], list[Skipped]]:
+    """The declaration of items ``entry`` judged against each zone constraint on its party.
+
+    Each item ``{"item_id", "category", "lat", "lon"}`` of a constrained
+    category whose position lies inside the constraint's zone counts;
+    ``met`` while there are at most ``max``, ``violated`` beyond, and
+    ``not_in_force`` outside the constraint's dates. ``inside`` names them.
+    """
+    body = entry.body or {}
+    try:
+        as_of = date.fromisoformat(str(body["as_of"]))
+        items = [_item(item) for item in body["items"]]
+    except (KeyError, ValueError, TypeError):
+        return [], [Skipped(entry.ref, entry.type, "body not held or not a declaration of items")]
+    out: list[Obligation] = []
+    for constraint in agreement.zone_constraints.values():
+        if ANY_PARTY not in constraint.applies_to and entry.party not in constraint.applies_to:
+            continue
+        zone = agreement.zones[constraint.zone]
+        wanted = set(constraint.categories)
+        inside = tuple(
+            item_id
+            for item_id, category, lon, lat in items
+            if category in wanted and zone.contains(lon, lat)
+        )
+        in_force = constraint.binds_on(as_of)
+        out.append(
+            Obligation(
+                party=entry.party,
+                type=entry.type,
+                rule="zone",
+                due=_start_of(as_of),
+                state=_limit_state(in_force, len(inside), constraint.max),
+                to=tuple(entry.to),
+                trigger=entry.ref,
+                as_of=as_of,
+                given=entry.created,
+                clock="created",
+                limit=constraint.id,
+                value=len(inside),
+                max=constraint.max,
+                inside=inside,
+            )
+        )
+    return out, []
+
+
+def _item(value: object) -> tuple[str, str, float, float]:
+    if not isinstance(value, dict):
+        raise TypeError("an item is not an object")
+    lat, lon = value["lat"], value["lon"]
+    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+        raise TypeError("lat and lon must be numbers")
+    return str(value["item_id"]), str(value["category"]), float(lon), float(lat)
 
 
 def _counts(value: object) -> dict[str, int]:
