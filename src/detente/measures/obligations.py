@@ -442,49 +442,68 @@ class _Judge:
 
 
 def _given(entry: Entry, obligees: Sequence[str]) -> tuple[datetime | None, str]:
-    """When ``entry`` counts as given to all ``obligees``, and which clock says so."""
-    clock = "receipt" if all(p in entry.received for p in obligees) else "created"
+    """When ``entry`` counts as given to all ``obligees``, and which clock says so.
+
+    :meth:`Entry.given_to` for each, inlined: the fold asks this of most entries.
+    """
+    received = entry.received
+    clock = "receipt"
     latest: datetime | None = None
+    missing = False
     for party in obligees:
-        given = entry.given_to(party)
-        if given is None:
-            return None, clock
+        if party in received:
+            given = received[party]
+            if given is None:
+                missing = True
+                continue
+        else:
+            clock = "created"
+            given = entry.created
         if latest is None or given > latest:
             latest = given
+    if missing:
+        return None, clock
     return (entry.created if latest is None else latest), clock
 
 
 def _settle(
-    base: Obligation, entry: Entry | None, obligees: Sequence[str], judge: _Judge
+    base: dict[str, Any],
+    entry: Entry | None,
+    obligees: Sequence[str],
+    judge: _Judge,
+    *,
+    stand_in: bool = False,
+    late_violates: bool = False,
 ) -> Obligation:
-    """``base`` met by ``entry``, or pending on it, or unmet."""
-    clock = base.clock
+    """The obligation of ``base`` (its fields but state and outcome) met by
+    ``entry``, or pending on it, or unmet.
+
+    ``stand_in``: the deadline itself rests on the sender's clock (the
+    trigger's receipt is not seen), so the obligation's clock is ``created``
+    whatever the answer's. ``late_violates``: given at or after ``due`` is a
+    violation, not a late meeting (an advance notice).
+    """
+    clock = "receipt"
     if entry is not None:
         given, clock = _given(entry, obligees)
         if given is not None:
-            return _with(
-                base,
-                state=State.MET,
+            late = given >= base["due"]
+            return Obligation(
+                **base,
+                state=State.VIOLATED if late and late_violates else State.MET,
                 met_by=entry.ref,
                 given=given,
-                late=given >= base.due,
-                clock=clock,
+                late=late,
+                clock="created" if stand_in else clock,
             )
-    state, suspended_by = judge.unmet(base.party, base.type, base.due)
-    return _with(
-        base,
+    state, suspended_by = judge.unmet(base["party"], base["type"], base["due"])
+    return Obligation(
+        **base,
         state=state,
         suspended_by=suspended_by,
         pending=None if entry is None else entry.ref,
-        clock=clock,
+        clock="created" if stand_in else clock,
     )
-
-
-def _with(base: Obligation, **changes: object) -> Obligation:
-    # dataclasses.replace re-inspects the class on every call; the fold makes
-    # one per obligation, so the fields are copied directly.
-    values = [changes.get(name, getattr(base, name)) for name in _FIELDS]
-    return Obligation(*values)  # type: ignore[arg-type]
 
 
 def _expand(refs: Sequence[str], parties: Sequence[str], but: str) -> tuple[str, ...]:
@@ -532,15 +551,14 @@ def _periodic(
             candidates = [
                 e for e in mine if start <= e.created and (end is None or e.created < end)
             ]
-            base = Obligation(
-                party=party,
-                type=message_type.id,
-                rule="periodic",
-                due=_start_of(due_day) + _DAY,
-                state=State.DUE,
-                to=obligees,
-                as_of=as_of,
-            )
+            base = {
+                "party": party,
+                "type": message_type.id,
+                "rule": "periodic",
+                "due": _start_of(due_day) + _DAY,
+                "to": obligees,
+                "as_of": as_of,
+            }
             given = [e for e in candidates if _given(e, obligees)[0] is not None]
             chosen = given[0] if given else (candidates[0] if candidates else None)
             out.append(_settle(base, chosen, obligees, judge))
@@ -575,22 +593,20 @@ def _after_message(
         received = trigger.given_to(party)
         if received is None:
             continue  # not received yet: nothing is owed
-        base = Obligation(
-            party=party,
-            type=message_type.id,
-            rule="after_message",
-            due=rule.due(received),
-            state=State.DUE,
-            to=(trigger.party,),
-            trigger=trigger.ref,
-            clock="receipt" if trigger.receipt_known(party) else "created",
-        )
+        base = {
+            "party": party,
+            "type": message_type.id,
+            "rule": "after_message",
+            "due": rule.due(received),
+            "to": (trigger.party,),
+            "trigger": trigger.ref,
+        }
         mine = [e for e in replies if e.party == party and trigger.party in e.to]
         given = [e for e in mine if _given(e, (trigger.party,))[0] is not None]
         chosen = given[0] if given else (mine[0] if mine else None)
-        settled = _settle(base, chosen, (trigger.party,), judge)
         # The deadline itself rests on a stand-in clock when the receipt is not seen.
-        out.append(settled if base.clock == "receipt" else _with(settled, clock="created"))
+        stand_in = not trigger.receipt_known(party)
+        out.append(_settle(base, chosen, (trigger.party,), judge, stand_in=stand_in))
     return out
 
 
@@ -619,20 +635,17 @@ def _event(
         reason = "below the notification thresholds: voluntary"
         return [], [Skipped(entry.ref, entry.type, reason)]
     obligees = tuple(entry.to)
-    base = Obligation(
-        party=entry.party,
-        type=message_type.id,
-        rule=rule.kind,
-        due=due,
-        state=State.DUE,
-        to=obligees,
-        trigger=entry.ref,
-    )
-    settled = _settle(base, entry, obligees, judge)
-    if isinstance(rule, BeforeEvent) and settled.state is State.MET and settled.late:
-        # Advance notice given after its deadline: the activity went ahead unnotified.
-        settled = _with(settled, state=State.VIOLATED)
-    return [settled], []
+    base = {
+        "party": entry.party,
+        "type": message_type.id,
+        "rule": rule.kind,
+        "due": due,
+        "to": obligees,
+        "trigger": entry.ref,
+    }
+    # Advance notice given after its deadline: the activity went ahead unnotified.
+    late_violates = isinstance(rule, BeforeEvent)
+    return [_settle(base, entry, obligees, judge, late_violates=late_violates)], []
 
 
 def _limits(
