@@ -149,7 +149,8 @@ def traffic(n: int, seed: int = 2022) -> list[Entry]:
                 "counts": {"launchers": rng.randint(700, 820), "warheads": rng.randint(1400, 1600)},
             }
         elif roll < 0.30:
-            type_, body = "change", {"event_date": (day - timedelta(days=rng.randint(0, 7))).isoformat()}
+            event = day - timedelta(days=rng.randint(0, 7))
+            type_, body = "change", {"event_date": event.isoformat()}
         elif roll < 0.50:
             type_, body = "request", {}
         elif roll < 0.68 and requests:
@@ -166,10 +167,8 @@ def traffic(n: int, seed: int = 2022) -> list[Entry]:
         else:
             type_, body = "message", {"text": "routine"}
         delay = rng.random()
-        received = {
-            p: None if delay < 0.002 else created + timedelta(seconds=3 if delay < 0.95 else 3 * 86400)
-            for p in others
-        }
+        lag = timedelta(seconds=3 if delay < 0.95 else 3 * 86400)
+        received = dict.fromkeys(others, None if delay < 0.002 else created + lag)
         entry = Entry(
             party=party,
             seq=seqs[party],
