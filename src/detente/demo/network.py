@@ -39,6 +39,7 @@ import httpx
 from rich.panel import Panel
 from rich.table import Table
 
+from detente.demo.compliance import data_and_compliance
 from detente.demo.ports import free_port
 from detente.demo.story import StepFailed, Story, console
 from detente.demo.visit import transparency_visit
@@ -216,6 +217,7 @@ def _tell(story: Story, network: _Network, workdir: Path) -> None:
     _someone_cheats(story, network, workdir)
     _emergency_line(story, network)
     transparency_visit(story, network, workdir)
+    data_and_compliance(story, network, workdir)
     _verify_everything(story, network, workdir)
 
 
