@@ -23,6 +23,7 @@ PAGES = [
     "/console/compose?type=message",
     "/console/releases",
     "/console/hotline",
+    "/console/compliance",
     "/console/record",
     "/console/watch",
     "/console/map",

@@ -77,6 +77,7 @@ def test_event_ids_round_trip_and_refuse_what_is_not_ours():
     "name",
     [
         "detente.console.i18n",
+        "detente.console.compliance",
         "detente.console.web",
         "detente.console.forms",
         "detente.console.lineforms",

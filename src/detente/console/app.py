@@ -26,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from detente.console import (
+    compliance,
     compose,
     hotline,
     incidents,
@@ -52,7 +53,7 @@ def install_console(app: FastAPI) -> None:
     app.state.console_logins = asyncio.Semaphore(CONCURRENT_LOGINS)
     # Read once, when the node starts: live streams wake on the change bell.
     app.state.console_push = live.push_enabled()
-    for module in (login, pages, compose, hotline, incidents, inspections, watch, live):
+    for module in (login, pages, compose, hotline, incidents, inspections, compliance, watch, live):
         app.include_router(module.router)
     app.mount(
         "/console/static",
