@@ -81,6 +81,8 @@ from detente.agreement import (
     MessageType,
 )
 from detente.agreement._base import ANY_PARTY
+from detente.agreement.hotline import ACK_TYPE
+from detente.agreement.messages import Priority
 from detente.agreement.suspension import SUSPENSION_TYPES
 from detente.errors import EncodingError
 from detente.measures.entry import Entry
@@ -278,7 +280,10 @@ class ObligationBook:
         self._disputing = {t.id for t in types if self._declaring and t.declares == "dispute"}
         located = bool(agreement.zone_constraints)
         self._locating = {t.id for t in types if located and t.declares == "items"}
+        line = agreement.hotline
+        self._acked = set(line.acknowledged) if line is not None else set()
         self._ruled = self._periodic | self._events | self._answers | set(self._answered_by)
+        self._ruled |= self._acked | ({ACK_TYPE} if self._acked else set())
         self._entries: dict[str, Entry] = {}
         self._rebuild(entries)
 
@@ -333,7 +338,7 @@ class ObligationBook:
                 )
             return
         self._by_type.setdefault(entry.type, []).append(entry)
-        if entry.type in self._answers or entry.type in self._disputing:
+        if entry.type in self._answers or entry.type in self._disputing or entry.type == ACK_TYPE:
             for ref in entry.refs:
                 self._citing.setdefault(ref, []).append(entry)
 
@@ -361,6 +366,14 @@ class ObligationBook:
             keys.append(("limit", entry.ref))
         if type_id in self._locating:
             keys.append(("zone", entry.ref))
+        if type_id in self._acked:
+            keys.append(("ack", entry.ref))
+        if cited and type_id == ACK_TYPE and self._acked:
+            keys.extend(
+                ("ack", ref)
+                for ref in entry.refs
+                if ref in self._entries and self._entries[ref].type in self._acked
+            )
         if cited and (type_id in self._answers or type_id in self._disputing):
             for ref in entry.refs:
                 cited_entry = self._entries.get(ref)
@@ -416,6 +429,12 @@ class ObligationBook:
             self._groups[key] = _limits(agreement, entry, sorted(disputes, key=_order))
         elif kind == "zone":
             self._groups[key] = _zones(agreement, entry)
+        elif kind == "ack":
+            acks = sorted(
+                (e for e in self._citing.get(entry.ref, []) if e.type == ACK_TYPE),
+                key=_order,
+            )
+            self._groups[key] = (_acknowledgements(agreement, entry, acks, judge), [])
 
 
 def _order(entry: Entry) -> tuple[str, int]:
@@ -607,6 +626,42 @@ def _after_message(
         # The deadline itself rests on a stand-in clock when the receipt is not seen.
         stand_in = not trigger.receipt_known(party)
         out.append(_settle(base, chosen, (trigger.party,), judge, stand_in=stand_in))
+    return out
+
+
+def _acknowledgements(
+    agreement: Agreement, entry: Entry, acks: Sequence[Entry], judge: _Judge
+) -> list[Obligation]:
+    """What each recipient of the line message ``entry`` owes: a person's ``line-ack``.
+
+    Due a span after its receipt that the hotline sets for its priority (from
+    ``created`` while the sender sees no receipt: the sender's clock stands
+    in); met when the sender receives an acknowledgement, signed by the
+    recipient, citing it and signed no earlier than the message (the line's
+    own fold, :mod:`detente.measures.hotline`, adds escalation).
+    """
+    line = agreement.hotline
+    span = None if line is None else line.ack_deadline(Priority(entry.priority))
+    if span is None:
+        return []
+    out: list[Obligation] = []
+    for recipient in entry.to:
+        if recipient == entry.party:
+            continue
+        received = entry.given_to(recipient)
+        base = {
+            "party": recipient,
+            "type": ACK_TYPE,
+            "rule": "acknowledgement",
+            "due": (received or entry.created) + span,
+            "to": (entry.party,),
+            "trigger": entry.ref,
+        }
+        mine = [a for a in acks if a.party == recipient and a.created >= entry.created]
+        given = [a for a in mine if _given(a, (entry.party,))[0] is not None]
+        chosen = given[0] if given else (mine[0] if mine else None)
+        stand_in = received is None or not entry.receipt_known(recipient)
+        out.append(_settle(base, chosen, (entry.party,), judge, stand_in=stand_in))
     return out
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from detente.agreement import AfterMessage, Agreement
-from detente.agreement.hotline import LINE_ANSWERS, LINE_OPENERS
+from detente.agreement.hotline import ACK_TYPE, LINE_ANSWERS, LINE_OPENERS
 from detente.agreement.suspension import SUSPENSION_TYPES
 from detente.errors import BodyError
 from detente.measures.entry import Entry
@@ -62,6 +62,9 @@ def ruled_types(node: Node) -> frozenset[str]:
             types.add(message_type.id)
         if message_type.declares is not None:
             types.add(message_type.id)
+    line = node.agreement.hotline
+    if line is not None and line.acknowledged:
+        types |= set(line.acknowledged) | {ACK_TYPE}
         if isinstance(message_type.deadline, AfterMessage):
             types.add(message_type.deadline.message_type)
     return frozenset(types)
