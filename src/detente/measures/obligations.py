@@ -23,11 +23,13 @@ deadline rules the agreement model expresses for message types
   each limit on its sender, as of its day (:func:`_limits`).
 - **zone**: a declaration of items with positions (``declares = "items"``)
   against each zone constraint on its sender (:func:`_zones`).
+- **acknowledgement**: a person's ``line-ack`` owed for each message of a
+  type the hotline lists as acknowledged (:func:`_acknowledgements`).
 
 The agreement's ``in_force`` bounds them: no periodic exchange whose as-of
 day falls outside it, and nothing owed for a request or notice sent while
-it was not in force. Not covered (a later engine's work): inspections and
-hotline acknowledgements (their own folds), the content of periodic data
+it was not in force. Not covered (a later engine's work): inspections
+(their own fold), the line's escalation, the content of periodic data
 (which period a body's own ``as_of`` claims).
 
 States: ``met`` (given; ``late`` says whether after the deadline), ``due``
