@@ -18,6 +18,7 @@ SCRIPTS = [
     "bench_exchange.py",
     "bench_priority.py",
     "bench_hotline.py",
+    "bench_obligations.py",
 ]
 
 
