@@ -31,10 +31,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from detente.agreement import AfterMessage, Agreement
+from detente.agreement import Agreement
 from detente.agreement.hotline import LINE_ANSWERS, LINE_OPENERS
 from detente.agreement.suspension import SUSPENSION_TYPES
 from detente.errors import BodyError
+from detente.measures.compliance_report import ruled_types as agreement_ruled_types
 from detente.measures.entry import Entry
 from detente.measures.obligations import Report, fold_obligations
 from detente.measures.suspension import Suspensions, check_sending, fold_suspensions
@@ -56,15 +57,7 @@ __all__ = [
 def ruled_types(node: Node) -> frozenset[str]:
     """The message types the obligations fold reads: those with rules, their triggers,
     declarations and disputes, and the suspension types."""
-    types = set(SUSPENSION_TYPES)
-    for message_type in node.agreement.message_types.values():
-        if message_type.periodic is not None or message_type.deadline is not None:
-            types.add(message_type.id)
-        if message_type.declares is not None:
-            types.add(message_type.id)
-        if isinstance(message_type.deadline, AfterMessage):
-            types.add(message_type.deadline.message_type)
-    return frozenset(types)
+    return agreement_ruled_types(node.agreement)
 
 
 def _first_receipts(log: LogStore, cosigner: str) -> list[tuple[int, int]]:
