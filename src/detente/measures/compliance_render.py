@@ -31,9 +31,10 @@ import html
 import io
 import json
 import re
+import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from detente.errors import TooLargeError
@@ -102,10 +103,11 @@ def _matplotlib() -> Iterator[None]:
         yield
 
 
-def _limit_figure(limit: Mapping[str, Any]) -> Figure:
-    """The chart of one limit: a line per party, the limit, disputed values as crosses."""
+def _limit_figure(limit: Mapping[str, Any], period: Mapping[str, Any]) -> Figure:
+    """The chart of one limit over the period: a line per party, the limit, disputed
+    values as crosses."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import DateFormatter
+    from matplotlib.dates import DateFormatter, date2num
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7.5, 3.6), layout="constrained")
@@ -143,23 +145,26 @@ def _limit_figure(limit: Mapping[str, Any]) -> Figure:
     most = int(limit["max"])
     axes.axhline(most, color="#b00020", linestyle="--", label=f"limit {most:,}")
     axes.set_ylim(0, highest * 1.15 or 1)
+    start = date.fromisoformat(str(period["from"]))
+    end = max(date.fromisoformat(str(period["to"])), start + timedelta(days=1))
+    axes.set_xlim(date2num(start), date2num(end))  # type: ignore[no-untyped-call]
     axes.set_ylabel(str(limit["aggregate"]))
     axes.set_title(f"{limit['limit']}: declared against the limit")
     axes.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
     if not declarations:
         axes.text(0.5, 0.5, "no declaration in the period", ha="center", transform=axes.transAxes)
-        axes.set_xticks([])
     axes.legend(loc="lower left", fontsize="small")
     axes.grid(alpha=0.3)
     figure.autofmt_xdate()
     return figure
 
 
-def limit_chart_svg(limit: Mapping[str, Any]) -> str:
-    """One limit's chart as an inline ``<svg>`` element (no XML prolog, no metadata)."""
+def limit_chart_svg(limit: Mapping[str, Any], period: Mapping[str, Any]) -> str:
+    """One limit's chart over the period as an inline ``<svg>`` element (no XML prolog,
+    no metadata)."""
     with _matplotlib():
         buffer = io.StringIO()
-        _limit_figure(limit).savefig(buffer, format="svg", metadata={"Date": None})
+        _limit_figure(limit, period).savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     return _METADATA.sub("", text[text.index("<svg") :])
 
@@ -279,7 +284,7 @@ def render_html(report_file: Mapping[str, Any]) -> str:
             f"({_esc(limit['aggregate'])})</h3>"
             f"<p>{_esc(limit.get('description'))} In force from {_esc(limit['effective'])}"
             f"{' until ' + _esc(limit['end']) + ' (exclusive)' if limit.get('end') else ''}"
-            f".</p><figure>{limit_chart_svg(limit)}</figure>"
+            f".</p><figure>{limit_chart_svg(limit, report.get('period') or {})}</figure>"
             + _table(
                 ["as of", "party", "declaration", "value", "state", "disputed"],
                 rows,
@@ -369,11 +374,16 @@ def _pdf_text(report: Mapping[str, Any]) -> list[str]:
         "This PDF carries no data to verify: check the JSON or HTML report with",
         "detente report verify FILE --key KEY ...",
     ]
+    lines = [part for line in lines for part in _wrapped(line)]
     if len(lines) > _PDF_LINES:
         more = len(lines) - _PDF_LINES + 1
         lines = lines[: _PDF_LINES - 1]
         lines.append(f"... and {more} more lines: see the JSON or HTML report")
-    return [line if len(line) <= 110 else line[:107] + "..." for line in lines]
+    return lines
+
+
+def _wrapped(line: str) -> list[str]:
+    return textwrap.wrap(line, 110, subsequent_indent="    ") or [""]
 
 
 def render_pdf(report_file: Mapping[str, Any]) -> bytes:
@@ -398,5 +408,5 @@ def render_pdf(report_file: Mapping[str, Any]) -> bytes:
         )
         pages.savefig(page)
         for limit in report.get("limits") or []:
-            pages.savefig(_limit_figure(limit))
+            pages.savefig(_limit_figure(limit, report.get("period") or {}))
     return buffer.getvalue()
