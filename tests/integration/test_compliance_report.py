@@ -21,8 +21,9 @@ from detente.errors import (
     VerificationError,
 )
 from detente.measures.compliance_render import load_compliance_file, render_html, render_pdf
-from detente.measures.compliance_report import verify_compliance_report
+from detente.measures.compliance_report import Period, verify_compliance_report
 from detente.node.compliance_report import build_compliance_report
+from detente.node.measures import obligation_report
 from detente.node.writer import Draft
 from tests.fakes.network import make_network
 from tests.integration.test_declarations_exchange import AGREEMENT, US_COUNTS, send
@@ -129,6 +130,11 @@ def test_a_report_built_on_a_node_verifies_offline_and_says_what_the_logs_say(ex
         ("type-one", "ru", 0),
         ("type-two", "us", 0),
     }
+
+    # The node's own view (`detente obligations`) judges the period alike.
+    period = Period(**PERIOD)
+    held = obligation_report(network.nodes["us"]).obligations
+    assert [o.to_json() for o in held if period.holds(o)] == report["obligations"]
 
     checked = verify_compliance_report(built, keys=keys(network), agreement=agreement)
     assert (checked.disputes, checked.violated, checked.declarations) == (1, 0, 6)

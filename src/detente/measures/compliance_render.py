@@ -5,7 +5,7 @@ Everything is drawn from the report file's ``report`` object
 aggregate each party declared over the period, a line per party, the limit
 as a dashed horizontal line, and each disputing party's value as a cross at
 the declaration's day. Charts are drawn with matplotlib on its Agg canvas,
-without pyplot (no global state, safe in a server's threads).
+without pyplot, one drawing at a time (matplotlib's settings are global).
 
 - :func:`render_html`: one page, no external assets (the charts are inline
   SVG), with the whole file embedded in a ``<script
@@ -32,9 +32,10 @@ import io
 import json
 import re
 import textwrap
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from detente.errors import TooLargeError
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 _SCRIPT_ID = "detente-compliance-report"
+_DRAWING = threading.Lock()
 _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
 _PDF_LINES = 58
 _STATES = ("met", "late", "due", "overdue", "violated", "suspended", "not_in_force")
@@ -96,10 +98,15 @@ def load_compliance_file(data: bytes, *, where: str = "report file") -> object:
 
 @contextmanager
 def _matplotlib() -> Iterator[None]:
+    """Draw under Détente's settings, one drawing at a time: matplotlib's settings are
+    global, and a server draws in several threads."""
     import matplotlib  # heavy: imported only to draw
 
     # Fixed ids (hashsalt) and text as text: the same report draws the same SVG.
-    with matplotlib.rc_context({"svg.hashsalt": "detente", "svg.fonttype": "none", "font.size": 9}):
+    with (
+        _DRAWING,
+        matplotlib.rc_context({"svg.hashsalt": "detente", "svg.fonttype": "none", "font.size": 9}),
+    ):
         yield
 
 
@@ -145,9 +152,9 @@ def _limit_figure(limit: Mapping[str, Any], period: Mapping[str, Any]) -> Figure
     most = int(limit["max"])
     axes.axhline(most, color="#b00020", linestyle="--", label=f"limit {most:,}")
     axes.set_ylim(0, highest * 1.15 or 1)
-    start = date.fromisoformat(str(period["from"]))
-    end = max(date.fromisoformat(str(period["to"])), start + timedelta(days=1))
-    axes.set_xlim(date2num(start), date2num(end))  # type: ignore[no-untyped-call]
+    start = date2num(date.fromisoformat(str(period["from"])))  # type: ignore[no-untyped-call]
+    end = date2num(date.fromisoformat(str(period["to"])))  # type: ignore[no-untyped-call]
+    axes.set_xlim(start, max(end, start + 1))
     axes.set_ylabel(str(limit["aggregate"]))
     axes.set_title(f"{limit['limit']}: declared against the limit")
     axes.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
