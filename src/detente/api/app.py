@@ -38,6 +38,7 @@ from detente.api import (
     messages,
     peer,
     releases,
+    report,
     settlement,
 )
 from detente.console.app import error_page, install_console
@@ -211,6 +212,7 @@ def create_app(
     app.include_router(hotline.router)
     app.include_router(inspections.router)
     app.include_router(measures.router)
+    app.include_router(report.router)
     app.include_router(settlement.router)
 
     install_console(app)

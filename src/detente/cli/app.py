@@ -36,6 +36,7 @@ from detente.cli.peer import peer_app
 from detente.cli.plan import plan_app
 from detente.cli.receipt import receipt_app
 from detente.cli.release import release_app
+from detente.cli.report import report_app
 from detente.cli.serve import serve
 from detente.cli.sync import sync
 from detente.node import init_node
@@ -66,6 +67,7 @@ app.add_typer(peer_app, name="peer")
 app.add_typer(plan_app, name="plan")
 app.add_typer(receipt_app, name="receipt")
 app.add_typer(release_app, name="release")
+app.add_typer(report_app, name="report")
 app.command("obligations")(obligations)
 app.command("serve")(serve)
 app.command("suspensions")(suspensions)

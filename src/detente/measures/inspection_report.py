@@ -35,9 +35,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,9 +48,7 @@ from detente.crypto.encoding import b64decode
 from detente.crypto.keys import VerifierKey
 from detente.errors import (
     BodyError,
-    DetenteError,
     EncodingError,
-    UnknownKeyError,
     VerificationError,
 )
 from detente.measures.sampling import derive_seed, sample_size, select, verify_reveal
@@ -61,6 +57,14 @@ from detente.record.envelope import Envelope
 from detente.record.inventory import Opening, PublishedCommitment, verify_opening
 from detente.record.inventory_findings import compare_sample
 from detente.record.merkle import verify_inclusion
+from detente.record.report_file import (
+    embed_json,
+    json_object,
+    json_text,
+    key_that_verifies,
+    load_embedded_json,
+    located,
+)
 
 __all__ = [
     "FORMAT",
@@ -74,9 +78,6 @@ __all__ = [
 FORMAT = "detente-inspection-report"
 MAX_PROOF = 64
 _SCRIPT_ID = "detente-inspection-report"
-_EMBEDDED = re.compile(
-    r'<script type="application/json" id="' + _SCRIPT_ID + r'">(.*?)</script>', re.DOTALL
-)
 _PLAN = TypeAdapter(SamplePlan)
 
 
@@ -126,15 +127,6 @@ class CheckedReport:
         )
 
 
-@contextmanager
-def _at(where: str) -> Iterator[None]:
-    """Re-raise a Détente error with ``where`` in front of its message."""
-    try:
-        yield
-    except DetenteError as e:
-        raise type(e)(f"{where}: {e}") from e
-
-
 @dataclass(frozen=True)
 class _Held:
     envelope: Envelope
@@ -168,16 +160,16 @@ def verify_report(
         raise EncodingError("report file: not a version 1 inspection report")
     if report_file.get("format") != FORMAT:
         raise EncodingError(f"report file: format is not {FORMAT!r}")
-    report = _object(report_file.get("report"), "report")
+    report = json_object(report_file.get("report"), "report")
     claimed = report_file.get("report_sha256")
     if not isinstance(claimed, str):
         raise EncodingError("report_sha256: not a string")
-    meta = _object(report_file.get("agreement"), "agreement")
-    agreement_id = _text(meta.get("id"), "agreement.id")
-    host = _text(report.get("host"), "report.host")
-    inspecting = _text(report.get("inspecting"), "report.inspecting")
-    ref = _text(report.get("inspection"), "report.inspection")
-    type_id = _text(report.get("inspection_type"), "report.inspection_type")
+    meta = json_object(report_file.get("agreement"), "agreement")
+    agreement_id = json_text(meta.get("id"), "agreement.id")
+    host = json_text(report.get("host"), "report.host")
+    inspecting = json_text(report.get("inspecting"), "report.inspecting")
+    ref = json_text(report.get("inspection"), "report.inspection")
+    type_id = json_text(report.get("inspection_type"), "report.inspection_type")
     plan, plan_source = _sample_plan(meta, type_id, agreement_id, agreement)
 
     checkpoints = _checkpoints(report_file, agreement_id, (host, inspecting), keys)
@@ -187,7 +179,7 @@ def verify_report(
     request = held["request"]
     commitment = _commitment(held, report, request)
     seed = _seed(held, report, ref, host, inspecting)
-    with _at("report.sample"):
+    with located("report.sample"):
         sample = select(seed, commitment.size, sample_size(plan, commitment.size))
     if report.get("sample") != sample:
         raise VerificationError(
@@ -225,18 +217,6 @@ def verify_report(
     )
 
 
-def _object(value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise EncodingError(f"{where}: not a JSON object")
-    return value
-
-
-def _text(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise EncodingError(f"{where}: not a non-empty string")
-    return value
-
-
 def _sample_plan(
     meta: Mapping[str, Any], type_id: str, agreement_id: str, agreement: Agreement | None
 ) -> tuple[Any, str]:
@@ -267,41 +247,19 @@ def _checkpoints(
     sides: Sequence[str],
     keys: Sequence[VerifierKey],
 ) -> dict[str, tuple[SignedCheckpoint, VerifierKey]]:
-    notes = _object(report_file.get("checkpoints"), "checkpoints")
+    notes = json_object(report_file.get("checkpoints"), "checkpoints")
     out: dict[str, tuple[SignedCheckpoint, VerifierKey]] = {}
     for party in sides:
         where = f"checkpoints.{party}"
-        with _at(where):
+        with located(where):
             origin = origin_for(agreement_id, party)
         text = notes.get(party)
         if not isinstance(text, str):
             raise EncodingError(f"{where}: not a signed checkpoint note")
-        with _at(where):
+        with located(where):
             signed = SignedCheckpoint.from_text(text)
-        out[party] = (signed, _signer(keys, origin, party, signed.verify, where))
+        out[party] = (signed, key_that_verifies(keys, origin, party, signed.verify, where))
     return out
-
-
-def _signer(
-    keys: Sequence[VerifierKey],
-    origin: str,
-    party: str,
-    check: Callable[[VerifierKey], None],
-    where: str,
-) -> VerifierKey:
-    """The first key named ``origin`` that ``check`` accepts (a log's keys over rotations)."""
-    named = [k for k in keys if k.name == origin]
-    if not named:
-        raise UnknownKeyError(f"{where}: no key given for {party}'s log ({origin})")
-    for key in named[:-1]:
-        try:
-            check(key)
-            return key
-        except VerificationError:
-            continue
-    with _at(where):
-        check(named[-1])
-    return named[-1]
 
 
 def _entries(
@@ -316,7 +274,7 @@ def _entries(
         raise EncodingError("entries: not a list")
     held: dict[str, _Held] = {}
     for i, item in enumerate(items):
-        entry = _object(item, f"entries[{i}]")
+        entry = json_object(item, f"entries[{i}]")
         role = entry.get("role")
         if not isinstance(role, str) or role not in roles:
             raise VerificationError(f"entries[{i}].role: {role!r} is not a role in this report")
@@ -339,7 +297,7 @@ def _entry(
     expected: tuple[str, str],
     keys: Sequence[VerifierKey],
 ) -> _Held:
-    with _at(f"{place[0]} ({place[1]})"):
+    with located(f"{place[0]} ({place[1]})"):
         envelope = Envelope.from_leaf(b64decode(entry.get("leaf"), where="leaf"))
     header = envelope.header
     where = f"{place[0]} ({place[1]} {envelope.position})"
@@ -353,7 +311,7 @@ def _entry(
     if header.agreement != agreement_id:
         raise VerificationError(f"{where}: made under another agreement ({header.agreement})")
     signed, key = checkpoints[sender]
-    _signer([key, *keys], key.name, sender, envelope.verify_signature, where)
+    key_that_verifies([key, *keys], key.name, sender, envelope.verify_signature, where)
     body = b64decode(entry.get("body"), where=f"{where}: body")
     if hashlib.sha256(body).hexdigest() != header.body_sha256 or len(body) != header.body_len:
         raise BodyError(f"{where}: the body does not match the signed body_sha256")
@@ -366,9 +324,9 @@ def _entry(
         raise EncodingError(f"{where}: proof: not a list of hashes")
     proof = [b64decode(h, where=f"{where}: proof[{j}]") for j, h in enumerate(proof_items)]
     checkpoint = signed.checkpoint
-    with _at(f"{where}: not in {sender}'s checkpoint of size {checkpoint.size}"):
+    with located(f"{where}: not in {sender}'s checkpoint of size {checkpoint.size}"):
         verify_inclusion(envelope.leaf_hash, header.seq, checkpoint.size, proof, checkpoint.root)
-    return _Held(envelope=envelope, body=_object(parsed, f"{where}: body"))
+    return _Held(envelope=envelope, body=json_object(parsed, f"{where}: body"))
 
 
 def _check_sides(held: Mapping[str, _Held], report: Mapping[str, Any], ref: str) -> None:
@@ -400,7 +358,7 @@ def _commitment(
 ) -> PublishedCommitment:
     entry = held["commitment"]
     where = f"{entry.envelope.position} (commitment)"
-    with _at(where):
+    with located(where):
         published = PublishedCommitment.from_json(entry.body)
     if entry.body.get("site") != report.get("site"):
         raise VerificationError(f"{where}: is for site {entry.body.get('site')!r}")
@@ -424,7 +382,7 @@ def _seed(
             value = bytes.fromhex(str(reveal.body.get("value", "")))
         except ValueError as e:
             raise EncodingError(f"{where}: not hex") from e
-        with _at(f"{where}: does not open {commit.envelope.position}"):
+        with located(f"{where}: does not open {commit.envelope.position}"):
             verify_reveal(committed, value, inspection_id=ref, party=party)
         values[party] = value
     reveals = {p: held[f"reveal:{p}"].envelope.position for p in (host, inspecting)}
@@ -454,7 +412,7 @@ def _openings(
         raise EncodingError(f"{where}: body.openings: not a list")
     openings: list[Opening] = []
     for i, item in enumerate(items):
-        with _at(f"{where}: body.openings[{i}]"):
+        with located(f"{where}: body.openings[{i}]"):
             openings.append(Opening.from_json(item))
     verified = 0
     for opening in openings:
@@ -485,7 +443,7 @@ def _findings(
                 k: str(item[k]) for k in ("status", "contents") if isinstance(item.get(k), str)
             }
     observed = {i: seen[i] for i in sample if seen.get(i)}
-    with _at(where):
+    with located(where):
         found = [
             f.to_json()
             for f in compare_sample(commitment, openings, sample=sample, observed=observed)
@@ -504,26 +462,13 @@ def load_report_file(data: bytes, *, where: str = "report file") -> object:
     Raises:
         EncodingError: neither JSON nor an HTML report with the JSON embedded.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise EncodingError(f"{where}: not UTF-8") from e
-    if text.lstrip().lower().startswith("<!doctype html"):
-        match = _EMBEDDED.search(text)
-        if match is None:
-            raise EncodingError(f"{where}: an HTML file without the embedded report")
-        text = match.group(1)
-    try:
-        return json.loads(text)
-    except ValueError as e:
-        raise EncodingError(f"{where}: not JSON: {e}") from e
+    return load_embedded_json(data, script_id=_SCRIPT_ID, where=where)
 
 
 def render_html(report_file: Mapping[str, Any]) -> str:
     """The report for people: one HTML page, no external assets, the JSON embedded."""
     report = report_file.get("report") or {}
     esc = html.escape
-    embedded = json.dumps(report_file, sort_keys=True, ensure_ascii=True).replace("<", "\\u003c")
     rows = "".join(
         f"<tr><td>{esc(str(e.get('role')))}</td><td><code>{esc(str(e.get('position')))}"
         f"</code></td><td>{len(e.get('proof') or [])} hashes</td></tr>"
@@ -566,6 +511,6 @@ text-align:left}}code{{word-break:break-all}}
 <table><tr><th>Role</th><th>Entry</th><th>Inclusion proof</th></tr>{rows}</table>
 <p>Check this file offline: <code>detente inspection verify FILE --key KEY --key KEY</code>
 with both sides' log keys. The data is embedded below.</p>
-<script type="application/json" id="{_SCRIPT_ID}">{embedded}</script>
+{embed_json(report_file, script_id=_SCRIPT_ID)}
 </body></html>
 """

@@ -74,6 +74,7 @@ __all__ = [
     "Inspection",
     "Overdue",
     "QuotaState",
+    "all_quota_states",
     "fold_inspections",
     "quota_state",
     "sample_for",
@@ -373,6 +374,33 @@ def quota_state(
         rights_opened=opened,
         rights_used=used_rights,
     )
+
+
+def all_quota_states(
+    agreement: Agreement, visits: Sequence[Inspection], *, day: datetime
+) -> list[QuotaState]:
+    """Each inspection type's quota for each pair of parties it allows, in the year of
+    ``day``; exercise visits never count."""
+    real = [v for v in visits if not v.exercise]
+    parties = sorted(agreement.party_ids())
+    out: list[QuotaState] = []
+    for kind in agreement.inspection_types.values():
+        inspecting = parties if "*" in kind.inspecting else sorted(kind.inspecting)
+        inspected = parties if "*" in kind.inspected else sorted(kind.inspected)
+        for by in inspecting:
+            for at in inspected:
+                if by != at:
+                    out.append(
+                        quota_state(
+                            agreement,
+                            real,
+                            inspection_type=kind,
+                            inspecting=by,
+                            inspected=at,
+                            day=day,
+                        )
+                    )
+    return out
 
 
 def _year(inspection_type: InspectionType, day: datetime) -> int:

@@ -91,7 +91,15 @@ from detente.measures.entry import Entry
 from detente.measures.suspension import Suspensions, fold_suspensions
 from detente.record.envelope import format_time, parse_time
 
-__all__ = ["Obligation", "ObligationBook", "Report", "Skipped", "State", "fold_obligations"]
+__all__ = [
+    "Obligation",
+    "ObligationBook",
+    "Report",
+    "Skipped",
+    "State",
+    "fold_obligations",
+    "obligation_types",
+]
 
 _JUST_BEFORE = timedelta(microseconds=1)
 _DAY = timedelta(days=1)
@@ -212,6 +220,24 @@ class Report:
     obligations: tuple[Obligation, ...]
     skipped: tuple[Skipped, ...]
     suspensions: Suspensions
+
+
+def obligation_types(agreement: Agreement) -> frozenset[str]:
+    """The message types the fold reads: those with rules and their triggers,
+    declarations and disputes, the line's acknowledged types and ``line-ack``,
+    and the suspension types."""
+    types = set(SUSPENSION_TYPES)
+    for message_type in agreement.message_types.values():
+        if message_type.periodic is not None or message_type.deadline is not None:
+            types.add(message_type.id)
+        if message_type.declares is not None:
+            types.add(message_type.id)
+        if isinstance(message_type.deadline, AfterMessage):
+            types.add(message_type.deadline.message_type)
+    line = agreement.hotline
+    if line is not None and line.acknowledged:
+        types |= set(line.acknowledged) | {ACK_TYPE}
+    return frozenset(types)
 
 
 def fold_obligations(

@@ -47,8 +47,8 @@ from detente.measures.inspections import (
     REQUEST_TYPE,
     Inspection,
     QuotaState,
+    all_quota_states,
     fold_inspections,
-    quota_state,
 )
 from detente.measures.sampling import verify_reveal
 from detente.node.directory import Node
@@ -103,28 +103,7 @@ def quota_states(
     node: Node, visits: Sequence[Inspection], *, now: datetime | None = None
 ) -> list[QuotaState]:
     """Each inspection type's quota for each pair of parties it allows, this year."""
-    agreement = node.agreement
-    day = now or node.clock()
-    real = [v for v in visits if not v.exercise]
-    parties = sorted(agreement.party_ids())
-    out: list[QuotaState] = []
-    for kind in agreement.inspection_types.values():
-        inspecting = parties if "*" in kind.inspecting else sorted(kind.inspecting)
-        inspected = parties if "*" in kind.inspected else sorted(kind.inspected)
-        for by in inspecting:
-            for at in inspected:
-                if by != at:
-                    out.append(
-                        quota_state(
-                            agreement,
-                            real,
-                            inspection_type=kind,
-                            inspecting=by,
-                            inspected=at,
-                            day=day,
-                        )
-                    )
-    return out
+    return all_quota_states(node.agreement, visits, day=now or node.clock())
 
 
 def inspection_recipients(

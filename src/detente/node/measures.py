@@ -31,12 +31,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from detente.agreement import AfterMessage, Agreement
-from detente.agreement.hotline import ACK_TYPE, LINE_ANSWERS, LINE_OPENERS
+from detente.agreement import Agreement
+from detente.agreement.hotline import LINE_ANSWERS, LINE_OPENERS
 from detente.agreement.suspension import SUSPENSION_TYPES
 from detente.errors import BodyError
 from detente.measures.entry import Entry
-from detente.measures.obligations import Report, fold_obligations
+from detente.measures.obligations import Report, fold_obligations, obligation_types
 from detente.measures.suspension import Suspensions, check_sending, fold_suspensions
 from detente.node.directory import Node
 from detente.record.envelope import Envelope
@@ -54,20 +54,8 @@ __all__ = [
 
 
 def ruled_types(node: Node) -> frozenset[str]:
-    """The message types the obligations fold reads: those with rules, their triggers,
-    declarations and disputes, and the suspension types."""
-    types = set(SUSPENSION_TYPES)
-    for message_type in node.agreement.message_types.values():
-        if message_type.periodic is not None or message_type.deadline is not None:
-            types.add(message_type.id)
-        if message_type.declares is not None:
-            types.add(message_type.id)
-    line = node.agreement.hotline
-    if line is not None and line.acknowledged:
-        types |= set(line.acknowledged) | {ACK_TYPE}
-        if isinstance(message_type.deadline, AfterMessage):
-            types.add(message_type.deadline.message_type)
-    return frozenset(types)
+    """The message types the obligations fold reads (:func:`obligation_types`)."""
+    return obligation_types(node.agreement)
 
 
 def _first_receipts(log: LogStore, cosigner: str) -> list[tuple[int, int]]:
