@@ -22,6 +22,8 @@ def test_the_three_node_story_holds(tmp_path, capsys, monkeypatch):
     assert "Russia's mirror of the United States' log filled the gap" in flat
     assert "the report file verifies offline with the two public keys" in flat
     assert "the paired visit" in flat and "is closed too" in flat
+    assert "both positions, side by side" in flat
+    assert "the compliance report verifies offline" in flat
     assert "checks held" in out
 
 

@@ -7,14 +7,17 @@ States' count (the Mk 41 cells at the Aegis Ashore sites can launch Tomahawk
 cruise missiles, it says: 48 launchers), and every node shows both positions
 against the limit (on the United States' node: since "Someone cheats" NATO
 no longer takes Russia's later entries). NATO asks Russia to explain an activity; nobody answers;
-the exercise clock moves past the 48 hours and the request shows overdue on
-every node. The compliance report of the period is written on NATO's node
-and verified offline with nothing but the agreement and the public keys.
+the exercise clock moves past the 48 hours and the request shows overdue.
+The compliance report of the period is written on the United States' node
+and verified offline with nothing but the agreement and the public keys;
+a copy with one number changed is refused.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +104,49 @@ def data_and_compliance(story: Story, network: _Network, workdir: Path) -> dict[
         f"NATO's node lists Russia's explanation of {request} overdue, and `detente "
         "obligations` exits 1",
     )
+    _report(story, network, workdir, today)
     return {"declared": declared, "request": request}
+
+
+def _report(story: Story, network: _Network, workdir: Path, first: date) -> None:
+    """The United States' node writes the period's report; it verifies offline."""
+    us = network.nodes["us"]
+    now = parse_time(network.api("us", "GET", "/v1/health")["exercise"]["time"]).date()
+    period = ("--from", (first - timedelta(days=7)).isoformat(), "--to", now.isoformat())
+    report = workdir / "compliance-report.json"
+    story.run("report", "build", *period, "--out", str(report), "--dir", str(us.directory))
+    story.run(
+        "report",
+        "build",
+        *period,
+        "--out",
+        str(workdir / "compliance-report.html"),
+        "--format",
+        "html",
+        "--dir",
+        str(us.directory),
+        show=False,
+    )
+    keys = [a for party in ("us", "nato", "ru") for a in ("--key", network.nodes[party].verifier)]
+    story.run("report", "verify", str(report), *keys)
+    story.check(
+        True,
+        f"the compliance report verifies offline: every number recomputed from the three logs "
+        f"it carries, up to checkpoints another party cosigned ({report.name}, and an HTML "
+        "copy with the charts)",
+    )
+    edited = json.loads(report.read_text(encoding="utf-8"))
+    summary = edited["report"]["summary"]
+    party = next(iter(summary))
+    state = next(iter(summary[party]))
+    summary[party][state] += 1
+    forged = workdir / "compliance-report-edited.json"
+    forged.write_text(json.dumps(edited), encoding="utf-8")
+    refused = story.run("report", "verify", str(forged), *keys, expect=1, show=False)
+    story.check(
+        "summary" in refused,
+        "a copy with one number changed is refused: " + refused.strip().splitlines()[-1][:80],
+    )
 
 
 def _delivered(network: _Network, sender: str, peer: str, timeout: float = 30) -> bool:
