@@ -134,8 +134,10 @@ def _mirror_texts(directory: Path, party: str) -> list[tuple[int, str]]:
 
 # -- crash ---------------------------------------------------------------------
 
-MESSAGES = 2000
-KILLS = 20
+# Sized for the suite's 10 minutes on 2 cores (2,000 and 20 before the
+# compliance issue's tests came in): still a kill every 100 messages.
+MESSAGES = 1200
+KILLS = 12
 
 # What the sender logs when the receiver died with its request open.
 _IN_FLIGHT = re.compile(r"delivery to ru failed .*(RemoteProtocolError|ReadError|WriteError)")
@@ -261,7 +263,7 @@ def _bursts(rng: random.Random, total: int) -> list[range]:
 def test_receiver_killed_at_random_holds_every_message_once(
     make_nodes: Callable[..., Cluster],
 ) -> None:
-    """SIGKILL the receiver 20 times during 2,000 submissions; nothing is lost or doubled.
+    """SIGKILL the receiver 12 times during 1,200 submissions; nothing is lost or doubled.
 
     Most kills land while a delivery is in flight: in the receiver's
     transaction, or between its commit and its answer. The sender's log
@@ -317,14 +319,14 @@ def test_receiver_killed_at_random_holds_every_message_once(
 
 # -- outage --------------------------------------------------------------------
 
-QUEUED = 500
+QUEUED = 200  # 500 before, for the suite's time; the backoff is the same
 
 
 @pytest.mark.slow
 def test_messages_queued_while_the_receiver_is_down_arrive_in_order(
     make_nodes: Callable[..., Cluster],
 ) -> None:
-    """Russia's node is stopped while 500 messages queue; once it is back they all arrive.
+    """Russia's node is stopped while 200 messages queue; once it is back they all arrive.
 
     The sender backs off exponentially (base 0.5 s, cap 60 s) while the peer
     is down; the messages must arrive by the retry time it had set when the
