@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from detente.errors import DetenteError
+from detente.errors import DetenteError, InputError, TooLargeError
 
 __all__ = [
     "FormatOption",
@@ -68,6 +69,23 @@ def print_table(
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     out.print(table)
+
+
+def read_capped(path: Path, limit: int) -> bytes:
+    """The bytes of the file ``path``, reading no more than ``limit`` + 1 of them.
+
+    Raises:
+        InputError: the file cannot be read (the message names it and why).
+        TooLargeError: it holds more than ``limit`` bytes.
+    """
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(limit + 1)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from e
+    if len(raw) > limit:
+        raise TooLargeError(f"{path}: larger than {limit} bytes")
+    return raw
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:

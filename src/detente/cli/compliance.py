@@ -18,8 +18,8 @@ from typing import Annotated, Any
 import typer
 
 from detente.agreement import resolve_agreement
-from detente.cli._output import command_errors, fail, out, print_json, print_table
-from detente.errors import AgreementError
+from detente.cli._output import command_errors, fail, out, print_json, print_table, read_capped
+from detente.errors import AgreementError, InputError
 from detente.measures.compliance import DeclarationError, evaluate, load_declarations
 
 __all__ = ["compliance_app"]
@@ -83,12 +83,9 @@ def check(
 
 def _read(path: Path) -> Any:
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE + 1)
-    except OSError as e:
-        fail(f"{path}: cannot read: {e.strerror}", code=BAD_INPUT)
-    if len(raw) > MAX_FILE:
-        fail(f"{path}: larger than {MAX_FILE // (1024 * 1024)} MiB", code=BAD_INPUT)
+        raw = read_capped(path, MAX_FILE)
+    except InputError as e:
+        fail(str(e), code=BAD_INPUT)
     try:
         return json.loads(raw)
     except UnicodeDecodeError as e:

@@ -28,6 +28,7 @@ from detente.cli._output import (
     out,
     print_json,
     print_table,
+    read_capped,
 )
 from detente.crypto.keys import VerifierKey
 from detente.errors import ConflictError, InputError
@@ -317,13 +318,7 @@ def verify(
     ] = None,
 ) -> None:
     """Check a report file offline with the two sides' public keys; exit 0 only if it holds."""
-    try:
-        raw = file.read_bytes()[: _MAX_REPORT_FILE + 1]
-    except OSError as e:
-        raise InputError(f"{file}: cannot read: {e.strerror}") from e
-    if len(raw) > _MAX_REPORT_FILE:
-        raise InputError(f"{file}: larger than {_MAX_REPORT_FILE} bytes")
-    value = load_report_file(raw, where=str(file))
+    value = load_report_file(read_capped(file, _MAX_REPORT_FILE), where=str(file))
     checked = verify_report(
         value,
         keys=[VerifierKey.from_text(k.strip()) for k in key],

@@ -19,9 +19,9 @@ import typer
 from detente.agreement import Agreement, builtin_agreement, builtin_names, resolve_agreement
 from detente.cli._line_input import parse_time
 from detente.cli._node import DirOption, opened_node
-from detente.cli._output import command_errors, fail, out
+from detente.cli._output import command_errors, fail, out, read_capped
 from detente.crypto.keys import VerifierKey
-from detente.errors import InputError, TooLargeError
+from detente.errors import InputError
 from detente.measures.compliance_render import ReportFormat, load_compliance_file, render
 from detente.measures.compliance_report import verify_compliance_report
 from detente.node.compliance_report import build_compliance_report
@@ -92,14 +92,7 @@ def verify(
 ) -> None:
     """Check a report offline with the agreement and the parties' keys; exit 0 only if it
     holds, 1 naming the first thing that does not."""
-    try:
-        with file.open("rb") as handle:
-            raw = handle.read(MAX_REPORT_FILE + 1)
-    except OSError as e:
-        raise InputError(f"{file}: cannot read: {e.strerror}") from e
-    if len(raw) > MAX_REPORT_FILE:
-        raise TooLargeError(f"{file}: larger than {MAX_REPORT_FILE} bytes")
-    value = load_compliance_file(raw, where=str(file))
+    value = load_compliance_file(read_capped(file, MAX_REPORT_FILE), where=str(file))
     checked = verify_compliance_report(
         value,
         keys=[VerifierKey.from_text(k.strip()) for k in key],
