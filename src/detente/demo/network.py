@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -247,49 +248,59 @@ def _setting_up(story: Story, network: _Network) -> None:
         len({n.agreement_id for n in network.nodes.values()}) == 1,
         f"every node runs {AGREEMENT} with the same agreement id",
     )
-    first = True
-    for party, node in network.nodes.items():
-        for other, peer in network.nodes.items():
-            if other == party:
-                continue
-            story.run(
-                "peer",
-                "add",
-                "--dir",
-                str(node.directory),
-                "--witness" if other == WITNESS else "--party",
-                other,
-                "--url",
-                peer.url,
-                "--key",
-                peer.verifier,
-                "--yes",
-                show=first or (party == "us" and other == WITNESS),
-            )
-            first = False
-        if party != WITNESS:
-            _add_policy(node, show=party == "us")
-        for name in CONSOLE_OPERATORS:
-            token = story.run_json(
-                "operator",
-                "add",
-                name,
-                "--role",
-                "operator",
-                "--password",
-                "--dir",
-                str(node.directory),
-                "--format",
-                "json",
-                stdin=CONSOLE_PASSWORD + "\n",
-            )["token"]
-            if name == CONSOLE_OPERATORS[0]:
-                node.token = token
+    # The United States' node first, with its commands shown; the others,
+    # which show nothing, each in its own thread (their own directories).
+    _join(story, network, "us")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for done in [pool.submit(_join, story, network, p) for p in NODES if p != "us"]:
+            done.result()
     for node in network.nodes.values():
         node.launch()
     for node in network.nodes.values():
         node.wait_ready()
     story.check(True, "four nodes answer: " + ", ".join(n.url for n in network.nodes.values()))
+
+
+def _join(story: Story, network: _Network, party: str) -> None:
+    """Add every other node as ``party``'s peer, its settlement policy, its operators."""
+    node = network.nodes[party]
+    first = party == "us"
+    for other, peer in network.nodes.items():
+        if other == party:
+            continue
+        story.run(
+            "peer",
+            "add",
+            "--dir",
+            str(node.directory),
+            "--witness" if other == WITNESS else "--party",
+            other,
+            "--url",
+            peer.url,
+            "--key",
+            peer.verifier,
+            "--yes",
+            show=first or (party == "us" and other == WITNESS),
+        )
+        first = False
+    if party != WITNESS:
+        _add_policy(node, show=party == "us")
+    for name in CONSOLE_OPERATORS:
+        token = story.run_json(
+            "operator",
+            "add",
+            name,
+            "--role",
+            "operator",
+            "--password",
+            "--dir",
+            str(node.directory),
+            "--format",
+            "json",
+            stdin=CONSOLE_PASSWORD + "\n",
+        )["token"]
+        if name == CONSOLE_OPERATORS[0]:
+            node.token = token
 
 
 def _add_policy(node: _Node, *, show: bool) -> None:
