@@ -78,6 +78,18 @@ def exchanged(tmp_path, clock, database_url):
                     "text": "56 converted Trident II launchers and 41 B-52H still count",
                     "counts": {"nondeployed_slbm_launchers": 116, "nondeployed_heavy_bombers": 76},
                 },
+                to=("nato", "us"),
+                refs=(declared,),
+            ),
+        )
+        # Sent to the United States alone: its body must never go into a report.
+        send(
+            network,
+            clock,
+            "ru",
+            Draft(
+                type="declaration_dispute",
+                body={"text": "for the United States only"},
                 to=("us",),
                 refs=(declared,),
             ),
@@ -108,7 +120,10 @@ def test_a_report_built_on_a_node_verifies_offline_and_says_what_the_logs_say(ex
     assert built["logs"]["nato"] is None  # NATO sent nothing: no checkpoint to rest on
     assert report["record"]["us"]["entries"] == 1
     assert {c["by"] for c in report["record"]["us"]["cosigned"]} == {"nato", "ru"}
-    assert report["record"]["ru"]["entries"] == 2
+    assert report["record"]["ru"]["entries"] == 3
+    # ru:2 went to the United States alone: its leaf is carried, its body never.
+    carried = ["body" in entry for entry in built["logs"]["ru"]["entries"]]
+    assert carried == [True, True, False]
 
     declared = {d["party"]: d for d in launchers(report)["declarations"]}
     assert (declared["us"]["value"], declared["us"]["state"]) == (800, "met")
@@ -224,8 +239,8 @@ def other_agreement(f):
 TAMPERED = [
     (edit_number, VerificationError, r"report\.limits\[2\]\.declarations\[\d\]\.value: 700 in"),
     (edit_summary, VerificationError, r"report\.summary\.ru\.violated: 1 in the file, 0"),
-    (drop_entry, SequenceError, r"logs\.ru\.entries: 1 entries, but the checkpoint is at size 2"),
-    (drop_last_entry, SequenceError, r"logs\.ru\.entries: 1 entries, but .* size 2"),
+    (drop_entry, SequenceError, r"logs\.ru\.entries: 2 entries, but the checkpoint is at size 3"),
+    (drop_last_entry, SequenceError, r"logs\.ru\.entries: 2 entries, but .* size 3"),
     (drop_body, BodyError, r"logs\.ru\.entries\[1\] \(ru:1 declaration_dispute\): no body"),
     (edit_body, BodyError, r"logs\.ru\.entries\[1\] .*does not match the signed body_sha256"),
     (drop_cosignatures, VerificationError, r"logs\.us\.cosignatures: none on us's checkpoint"),

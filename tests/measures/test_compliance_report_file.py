@@ -111,6 +111,7 @@ def check(value, **overrides):
         "body_types": report_types(NEW_START),
         "holder": "us",
         "where": "logs.ru",
+        "parties": sorted(NEW_START.party_ids()),
     }
     return verify_log_bundle(value, **(args | overrides))
 

@@ -417,6 +417,7 @@ def verify_compliance_report(
                 body_types=body_types,
                 holder=by,
                 where=f"logs.{party}",
+                parties=parties,
             )
         )
     computed = compile_report(agreement, bundles, by=by, period=period, at=at)

@@ -32,7 +32,7 @@ from detente.measures.compliance_report import FORMAT, Period, compile_report, r
 from detente.node.directory import Node
 from detente.record.checkpoint import Cosignature, SignedCheckpoint, origin_for
 from detente.record.envelope import Envelope
-from detente.record.log_bundle import LogBundle
+from detente.record.log_bundle import LogBundle, is_public
 from detente.store.logs import LogStore
 
 __all__ = ["build_compliance_report"]
@@ -69,7 +69,7 @@ def build_compliance_report(
                 logs[party] = None
                 continue
             cosigners = [p for p in parties if p != party] if party == node.party else [node.party]
-            logs[party] = _bundle(conn, node, party, cosigners, types)
+            logs[party] = _bundle(conn, node, party, cosigners, types, parties)
     report = compile_report(agreement, logs, by=node.party, period=period, at=moment)
     return {
         "v": 1,
@@ -80,7 +80,12 @@ def build_compliance_report(
 
 
 def _bundle(
-    conn: Connection, node: Node, party: str, cosigners: Collection[str], types: Collection[str]
+    conn: Connection,
+    node: Node,
+    party: str,
+    cosigners: Collection[str],
+    types: Collection[str],
+    parties: Collection[str],
 ) -> LogBundle | None:
     """``party``'s log up to its newest checkpoint cosigned by one of ``cosigners``."""
     agreement_id = node.agreement.id
@@ -99,7 +104,9 @@ def _bundle(
         for row in batch:
             envelope = Envelope.from_leaf(row.leaf)
             envelopes.append(envelope)
-            if row.body is not None and envelope.header.type in types:
+            # Only bodies addressed to every party: the report goes to all of them.
+            public = is_public(envelope, parties)
+            if row.body is not None and envelope.header.type in types and public:
                 bodies[row.seq] = row.body
     if len(envelopes) != size:
         raise StoreError(

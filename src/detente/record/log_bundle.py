@@ -157,6 +157,7 @@ def verify_log_bundle(
     body_types: Collection[str],
     holder: str,
     where: str,
+    parties: Collection[str],
 ) -> LogBundle:
     """Check ``party``'s log prefix carried in a file (module docstring).
 
@@ -167,9 +168,11 @@ def verify_log_bundle(
         keys: the parties' log keys, each named after its log's origin.
         cosigners: the parties whose cosignatures it may carry.
         body_types: the types whose bodies it carries: every entry of these
-            types that ``holder`` sent or was sent must carry its body, and
-            no other entry may.
+            types addressed to all ``parties`` that ``holder`` sent or was
+            sent must carry its body, and no other entry may (a body sent to
+            some parties only never goes into a file others read).
         holder: the party whose node built the file.
+        parties: the agreement's parties.
         where: the place of ``value`` in the file, for messages.
 
     Raises:
@@ -205,7 +208,7 @@ def verify_log_bundle(
     for seq, envelope in enumerate(envelopes):
         place = f"{where}.entries[{seq}]"
         _check_entry(envelope, party, seq, previous, agreement_id, [key, *keys], place)
-        _check_body(envelope, bodies, body_types, holder, place)
+        _check_body(envelope, bodies, body_types, holder, place, parties)
         previous = envelope.leaf_hash.hex()
     for seq, proof in proofs.items():
         with located(f"{where}.entries[{seq}].proof: not in {party}'s checkpoint"):
@@ -287,26 +290,37 @@ def _check_entry(
     key_that_verifies(keys, origin, party, envelope.verify_signature, place)
 
 
+def is_public(envelope: Envelope, parties: Collection[str]) -> bool:
+    """Whether ``envelope`` went to every one of ``parties`` (or came from it): only
+    such bodies may go into a report that any party, or anyone, reads."""
+    header = envelope.header
+    return set(parties) <= {header.sender, *header.to}
+
+
 def _check_body(
     envelope: Envelope,
     bodies: Mapping[int, bytes],
     body_types: Collection[str],
     holder: str,
     where: str,
+    parties: Collection[str],
 ) -> None:
     header = envelope.header
     place = f"{where} ({envelope.position} {header.type})"
     body = bodies.get(header.seq)
-    wanted = header.type in body_types
+    wanted = header.type in body_types and is_public(envelope, parties)
     if body is None:
         if wanted and (header.sender == holder or holder in header.to):
             raise BodyError(
                 f"{place}: no body, though {holder} built the report and holds it: a report "
-                f"carries the body of every {header.type} its builder sent or was sent"
+                f"carries the body of every {header.type} sent to every party"
             )
         return
     if not wanted:
-        raise BodyError(f"{place}: carries a body the report does not rest on")
+        raise BodyError(
+            f"{place}: carries a body the report does not rest on (a report carries only "
+            "the bodies of its types addressed to every party)"
+        )
     if len(body) != header.body_len or hashlib.sha256(body).hexdigest() != header.body_sha256:
         raise BodyError(f"{place}: the body does not match the signed body_sha256 and body_len")
 
