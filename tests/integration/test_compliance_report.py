@@ -271,6 +271,15 @@ def test_the_command_line_and_the_api_build_and_verify_reports(exchanged, tmp_pa
         )
         assert checked.exit_code == 0, checked.output
         assert "OK" in checked.output and "1 dispute(s)" in checked.output
+    # A page whose tables say otherwise than the JSON it embeds is refused.
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert ">met<" in page
+    (tmp_path / "edited.html").write_text(page.replace(">met<", ">violated<"), encoding="utf-8")
+    edited_page = str(tmp_path / "edited.html")
+    edited = runner.invoke(
+        app, ["report", "verify", edited_page, "--agreement", str(path), *key_args]
+    )
+    assert edited.exit_code == 1 and "does not show the report it embeds" in edited.output
 
     tampered = json.loads((tmp_path / "report.json").read_text())
     edit_number(tampered)

@@ -131,6 +131,7 @@ def bad(**changes):
         (bad(party="FR"), "declarations[1].party: unknown party 'FR'"),
         (bad(as_of="2020-02-30"), "declarations[1].as_of: '2020-02-30' is not a date"),
         (bad(as_of="1 Sept 2020"), "declarations[1].as_of: '1 Sept 2020' is not a date"),
+        (bad(as_of="2020-W36-2"), "declarations[1].as_of: '2020-W36-2' is not a date"),
         (bad(extra=1), "declarations[1].extra: unknown member"),
         (
             bad(types={"deployed_heavy_bombers": {"B-52H": 40}}),

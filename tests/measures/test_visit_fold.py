@@ -275,12 +275,12 @@ def test_an_ambiguity_is_owed_a_reply_within_seven_days() -> None:
     ref = request(logs)
     raised = logs.add("ru", "ambiguity", {"text": "cell 07 hatch was sealed"}, refs=[ref])
     raised_at = logs.now
-    [visit] = logs.fold(now=raised_at + timedelta(days=7))
+    [visit] = logs.fold(now=raised_at + timedelta(days=7, seconds=-1))
     assert replies_owed(visit) == []
     (ambiguity,) = visit.ambiguities
     assert (ambiguity["ref"], ambiguity["by"], ambiguity["reply"]) == (raised, "ru", None)
     assert ambiguity["due"] == format_time(raised_at + timedelta(days=7))
-    [visit] = logs.fold(now=raised_at + timedelta(days=7, seconds=1))
+    [visit] = logs.fold(now=raised_at + timedelta(days=7))  # deadlines are exclusive
     assert replies_owed(visit) == [("us", "ambiguity-reply")]
     # A reply from the side that raised it does not answer it; the host's does.
     logs.add("ru", "ambiguity-reply", {"text": "still sealed"}, refs=[raised])
@@ -289,4 +289,5 @@ def test_an_ambiguity_is_owed_a_reply_within_seven_days() -> None:
     answer = logs.add("us", "ambiguity-reply", {"text": "maintenance seal"}, refs=[raised])
     [visit] = logs.fold(now=raised_at + timedelta(days=8))
     assert replies_owed(visit) == [] and visit.ambiguities[0]["reply"] == answer
+    assert visit.ambiguities[0]["late"] is False  # signed minutes after it was raised
     assert visit.ambiguities[0]["reply_text"] == "maintenance seal"

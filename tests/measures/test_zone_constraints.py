@@ -100,3 +100,15 @@ def test_items_inside_the_zone_violate_it_and_are_named():
     assert zones[("us", "2030-03-01")].state is State.MET
     assert zones[("us", "2028-09-01")].state is State.NOT_IN_FORCE
     assert zones[("ru", "2030-09-01")].state is State.MET  # not a constrained category
+
+
+def test_a_position_that_is_not_a_number_refuses_the_declaration():
+    hidden = missile("R-9", float("nan"), float("nan"))
+    report = fold_obligations(
+        SUCCESSOR,
+        [located("ru", 0, "2030-03-01", hidden)],
+        now=datetime(2030, 12, 1, tzinfo=UTC),
+        since=date(2030, 1, 1),
+    )
+    assert [o for o in report.obligations if o.rule == "zone"] == []
+    assert [s.reason for s in report.skipped] == ["body not held or not a declaration of items"]

@@ -21,7 +21,7 @@ from detente.cli._line_input import parse_time
 from detente.cli._node import DirOption, opened_node
 from detente.cli._output import command_errors, fail, out, read_capped
 from detente.crypto.keys import VerifierKey
-from detente.errors import InputError
+from detente.errors import InputError, VerificationError
 from detente.measures.compliance_render import ReportFormat, load_compliance_file, render
 from detente.measures.compliance_report import verify_compliance_report
 from detente.node.compliance_report import build_compliance_report
@@ -92,12 +92,22 @@ def verify(
 ) -> None:
     """Check a report offline with the agreement and the parties' keys; exit 0 only if it
     holds, 1 naming the first thing that does not."""
-    value = load_compliance_file(read_capped(file, MAX_REPORT_FILE), where=str(file))
+    raw = read_capped(file, MAX_REPORT_FILE)
+    value = load_compliance_file(raw, where=str(file))
     checked = verify_compliance_report(
         value,
         keys=[VerifierKey.from_text(k.strip()) for k in key],
         agreement=_agreement_for(value, agreement),
     )
+    if raw.lstrip()[:1] == b"<" and isinstance(value, dict):
+        # A page shows tables and charts drawn from the JSON it embeds; they are
+        # checked by drawing them again from the verified JSON (the drawing is
+        # deterministic) and comparing.
+        if render(value, ReportFormat.html) != raw:
+            raise VerificationError(
+                f"{file}: the page does not show the report it embeds (its tables or charts "
+                "differ from those drawn from the verified JSON): it was edited"
+            )
     out.print(f"[bold green]OK[/]: {checked.summary()}")
 
 

@@ -259,9 +259,12 @@ def _day(value: object, where: str) -> date:
     if not isinstance(value, str) or len(value) != 10:
         raise DeclarationError(f"{where}: {value!r} is not a date YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as e:
         raise DeclarationError(f"{where}: {value!r} is not a date YYYY-MM-DD ({e})") from e
+    if day.isoformat() != value:  # fromisoformat also takes week dates (2020-W36-2)
+        raise DeclarationError(f"{where}: {value!r} is not a date YYYY-MM-DD")
+    return day
 
 
 def _numbers(value: object, where: str, known: Mapping[str, Any], what: str) -> dict[str, int]:

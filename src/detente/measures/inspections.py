@@ -750,7 +750,10 @@ def _ambiguities(
         )
         if entry.ref not in visit.entries:
             visit.entries.append(entry.ref)
-        if reply is None and now > due:
+        # Deadlines are exclusive: due means given before ``due``.
+        late = reply is not None and reply.created >= due
+        visit.ambiguities[-1]["late"] = late
+        if reply is None and now >= due:
             visit.overdue.append(Overdue(other, AMBIGUITY_REPLY_TYPE, due))
 
 

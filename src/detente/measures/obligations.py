@@ -835,6 +835,9 @@ def _item(value: object) -> tuple[str, str, float, float]:
     lat, lon = value["lat"], value["lon"]
     if not isinstance(lat, int | float) or not isinstance(lon, int | float):
         raise TypeError("lat and lon must be numbers")
+    # NaN passes a JSON Schema's bounds and lies in no zone: refuse the declaration.
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        raise ValueError("lat or lon out of range, or not a number")
     return str(value["item_id"]), str(value["category"]), float(lon), float(lat)
 
 
