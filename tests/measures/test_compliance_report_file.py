@@ -19,6 +19,7 @@ from detente.measures.compliance_render import (
     render,
 )
 from detente.measures.compliance_report import (
+    FORMAT,
     Period,
     compile_report,
     first_difference,
@@ -240,3 +241,16 @@ def test_charts_and_pages_are_drawn_from_the_report(logs):
     assert load_compliance_file(render(built, ReportFormat.json)) == built
     later = moment((4, 10)) + timedelta(days=1)
     assert report_file(logs, later)["report"]["at"] == format_time(later)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"v": True}, "not a version 1"), ({"v": 1.0}, "not a version 1"), ({"note": "x"}, "'note'")],
+)
+def test_nothing_rides_along_beside_a_report(changes, message):
+    with pytest.raises(EncodingError, match=message):
+        verify_compliance_report(
+            {"v": 1, "format": FORMAT, "report": {}, "logs": {}, **changes},
+            keys=[],
+            agreement=NEW_START,
+        )

@@ -372,10 +372,15 @@ def verify_compliance_report(
             agreement is another, or a value of the report differs from the
             one recomputed (the message names it).
     """
-    if not isinstance(report_file, dict) or report_file.get("v") != 1:
+    version = report_file.get("v") if isinstance(report_file, dict) else None
+    if not isinstance(report_file, dict) or type(version) is not int or version != 1:
         raise EncodingError("report file: not a version 1 compliance report")
     if report_file.get("format") != FORMAT:
         raise EncodingError(f"report file: format is not {FORMAT!r}")
+    extra = sorted(set(report_file) - {"v", "format", "report", "logs"})
+    if extra:
+        # Nothing rides along unverified beside a verified report.
+        raise EncodingError(f"report file: unknown member {extra[0]!r}")
     report = json_object(report_file.get("report"), "report")
     meta = json_object(report.get("agreement"), "report.agreement")
     agreement_id = json_text(meta.get("id"), "report.agreement.id")
