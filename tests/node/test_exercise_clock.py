@@ -162,3 +162,13 @@ def test_the_cli_advances_and_shows(tmp_path):
     assert refused.exit_code != 0
     assert "duration 'soon'" in refused.output
     assert read_offset(path) == 33 * 3600
+
+
+def test_advances_at_the_same_time_are_all_counted(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "clock.json"
+    start(path)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: advance(path, 60), range(40)))
+    assert read_offset(path) == 40 * 60

@@ -20,6 +20,7 @@ rename) by :func:`advance`, re-read by the clock when it changes.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -106,11 +107,21 @@ def advance(path: Path, seconds: int) -> int:
     """
     if seconds <= 0:
         raise ConfigError("the exercise clock only moves forward")
-    offset = read_offset(path) + seconds
-    if offset > _MAX_OFFSET:
-        raise ConfigError(f"{path}: an offset of {offset} s passes ten years")
-    _write(path, offset)
-    return offset
+    # One advance at a time: two at once would each read the old offset.
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        lock = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError as e:
+        raise ConfigError(f"{lock_path}: cannot lock the exercise clock: {e.strerror}") from e
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        offset = read_offset(path) + seconds
+        if offset > _MAX_OFFSET:
+            raise ConfigError(f"{path}: an offset of {offset} s passes ten years")
+        _write(path, offset)
+        return offset
+    finally:
+        os.close(lock)
 
 
 def _write(path: Path, offset: int) -> None:
