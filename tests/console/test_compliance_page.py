@@ -11,7 +11,7 @@ from detente.node.operators import Role, add_operator
 from detente.node.writer import Draft, LogWriter
 from tests.console.conftest import PASSWORD, Line
 from tests.fakes.network import make_network
-from tests.integration.test_declarations_exchange import AGREEMENT, US_COUNTS
+from tests.fakes.new_start import US_COUNTS, write_agreement
 
 DISPUTE = "56 converted Trident II launchers and 41 B-52H still count"
 
@@ -19,8 +19,7 @@ DISPUTE = "56 converted Trident II launchers and 41 B-52H still count"
 @pytest.fixture
 def line(tmp_path, clock, database_url):
     """us, nato and ru under New START on 20 March 2021, with viewer, officer and second."""
-    path = tmp_path / "new-start-exercise.toml"
-    path.write_text(AGREEMENT)
+    path = write_agreement(tmp_path)
     clock.now = clock.now.replace(year=2021, month=3, day=20)
     network_fixture = make_network(tmp_path, clock, database_url, agreement_ref=str(path))
     network = next(network_fixture)

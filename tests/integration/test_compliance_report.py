@@ -26,7 +26,7 @@ from detente.node.compliance_report import build_compliance_report
 from detente.node.measures import obligation_report
 from detente.node.writer import Draft
 from tests.fakes.network import make_network
-from tests.integration.test_declarations_exchange import AGREEMENT, US_COUNTS, send
+from tests.fakes.new_start import US_COUNTS, send, write_agreement
 
 RU_COUNTS = {
     "deployed_icbms": 310,
@@ -44,8 +44,7 @@ PERIOD = {"start": date(2021, 1, 1), "end": date(2021, 6, 30)}
 def exchanged(tmp_path, clock, database_url):
     """The New START exercise network after both declarations of March 2021 and
     Russia's dispute of the US one; the agreement file's path."""
-    path = tmp_path / "new-start-exercise.toml"
-    path.write_text(AGREEMENT)
+    path = write_agreement(tmp_path)
     clock.now = clock.now.replace(year=2021, month=3, day=20)
     for network in make_network(tmp_path, clock, database_url, agreement_ref=str(path)):
         declared = send(

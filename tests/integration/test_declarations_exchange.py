@@ -8,52 +8,16 @@ from typer.testing import CliRunner
 from detente.cli.app import app
 from detente.measures import State
 from detente.node.measures import obligation_report
-from detente.node.writer import Draft, LogWriter
+from detente.node.writer import Draft
 from tests.fakes.network import make_network
-
-AGREEMENT = """
-name = "new-start-exercise"
-title = "New START, run between three nodes"
-version = "1"
-includes = ["new-start"]
-
-[[parties]]
-id = "us"
-name = "United States"
-
-[[parties]]
-id = "nato"
-name = "NATO"
-
-[[parties]]
-id = "ru"
-name = "Russian Federation"
-"""
-US_COUNTS = {
-    "deployed_icbms": 400,
-    "deployed_slbms": 220,
-    "deployed_heavy_bombers": 31,
-    "warheads_on_deployed_icbms_and_slbms": 1320,
-    "nondeployed_icbm_launchers": 54,
-    "nondeployed_slbm_launchers": 60,
-    "nondeployed_heavy_bombers": 35,
-}
+from tests.fakes.new_start import US_COUNTS, send, write_agreement
 
 
 @pytest.fixture
 def network(tmp_path, clock, database_url):
-    path = tmp_path / "new-start-exercise.toml"
-    path.write_text(AGREEMENT)
+    path = write_agreement(tmp_path)
     clock.now = clock.now.replace(year=2021, month=3, day=20)
     yield from make_network(tmp_path, clock, database_url, agreement_ref=str(path))
-
-
-def send(network, clock, party, draft):
-    clock.advance(minutes=1)
-    result = LogWriter(network.nodes[party]).append([draft])
-    for sender in network.senders.values():
-        sender.run_once()
-    return result.envelopes[0].position
 
 
 def test_a_declaration_is_judged_and_its_dispute_shown_on_both_sides(network, clock):

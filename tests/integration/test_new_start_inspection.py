@@ -22,31 +22,12 @@ from detente.node.visits import (
 )
 from detente.record.inventory import ItemRecord
 from tests.fakes.network import make_network
-
-AGREEMENT = """
-name = "new-start-exercise"
-title = "New START, run between three nodes"
-version = "1"
-includes = ["new-start"]
-
-[[parties]]
-id = "us"
-name = "United States"
-
-[[parties]]
-id = "nato"
-name = "NATO"
-
-[[parties]]
-id = "ru"
-name = "Russian Federation"
-"""
+from tests.fakes.new_start import write_agreement
 
 
 @pytest.fixture
 def network(tmp_path, clock, database_url):
-    path = tmp_path / "new-start-exercise.toml"
-    path.write_text(AGREEMENT)
+    path = write_agreement(tmp_path)
     clock.now = clock.now.replace(year=2021)  # while the treaty was in force
     yield from make_network(tmp_path, clock, database_url, agreement_ref=str(path))
 
