@@ -39,6 +39,7 @@ from detente.cli.release import release_app
 from detente.cli.report import report_app
 from detente.cli.serve import serve
 from detente.cli.sync import sync
+from detente.cli.tracks import tracks_app
 from detente.node import init_node
 from detente.node.audit import audit_node
 from detente.node.directory import PASSPHRASE_ENV
@@ -68,6 +69,7 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(receipt_app, name="receipt")
 app.add_typer(release_app, name="release")
 app.add_typer(report_app, name="report")
+app.add_typer(tracks_app, name="tracks")
 app.command("obligations")(obligations)
 app.command("serve")(serve)
 app.command("suspensions")(suspensions)

@@ -1,0 +1,1 @@
+"""Tracks of ships and aircraft: feeds, screening for close approaches, alerts."""
