@@ -61,6 +61,7 @@ catalogs: install
 	$(BIN)/pybabel update -D console -i $(LOCALES)/console.pot -d $(LOCALES) --no-fuzzy-matching
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

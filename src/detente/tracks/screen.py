@@ -56,6 +56,13 @@ IntArray = NDArray[np.int64]
 #: Slack added to every pruning bound, metres: pruning must never drop a pair the exact
 #: computation keeps, whatever the rounding.
 _SLACK_M: Final = 1.0
+#: "Below the vertical threshold" means below this share of it: two altitudes a flight level
+#: apart (1,000 ft, against a 1,000 ft threshold) differ by 304.8 m give or take a rounding,
+#: and must not be called close by that rounding; no feed reports altitude to a billionth.
+_VERTICAL_EDGE: Final = 1 - 1e-9
+#: Largest error allowed in a reported distance, as a share of the threshold: a linear
+#: estimate whose bound is larger is refined on the ground.
+_EXACT: Final = 2e-4
 #: Pairs examined in one batch of the sweep (bounds memory at ~100 bytes a pair).
 _BATCH_PAIRS: Final = 4_000_000
 
@@ -260,6 +267,33 @@ def _sweep_pairs(
         first = stop
 
 
+def _bands(alt: Array, vertical_m: float | None) -> tuple[IntArray, IntArray]:
+    """The altitude bands each unit lies in: the half-open ``[alt - V/2, alt + V/2)``.
+
+    Two such intervals overlap exactly when the altitudes differ by less than
+    V, so a pair that could conflict shares a band. The bands are offset by
+    half a band so that altitudes on a multiple of V (flight levels against
+    1,000 ft) lie in one band; a ratio within 1e-9 of a whole number is taken
+    as whole, so rounding does not spread them over two; and so that this
+    never parts a pair that is vertically close, "below V" means below
+    V(1 - 1e-9) (:data:`_VERTICAL_EDGE`). A unit without altitude lies in
+    every band.
+    """
+    n = alt.shape[0]
+    has_alt = ~np.isnan(alt)
+    if vertical_m is None or not has_alt.any():
+        zero = np.zeros(n, np.int64)
+        return zero, zero
+    start = np.where(has_alt, alt, 0.0) / vertical_m
+    snapped = np.round(start)
+    start = np.where(np.abs(start - snapped) < 1e-10, snapped, start)
+    lo, hi = np.floor(start).astype(np.int64), np.ceil(start).astype(np.int64)
+    return (
+        np.where(has_alt, lo, lo[has_alt].min()),
+        np.where(has_alt, hi, hi[has_alt].max()),
+    )
+
+
 def screen(traffic: Traffic, thresholds: Thresholds) -> Conflicts:
     """Every conflict in ``traffic`` within the horizon, each pair once with ``a < b``."""
     n = len(traffic)
@@ -268,44 +302,53 @@ def screen(traffic: Traffic, thresholds: Thresholds) -> Conflicts:
         return empty
     h = thresholds.horizon_s
     limit = thresholds.horizontal_m
-    rot = _rotation(geodesy.normals(traffic.position).sum(axis=0))
+    up = geodesy.normals(traffic.position)
+    rot = _rotation(up.sum(axis=0))
     p = traffic.position @ rot.T
     v = traffic.velocity @ rot.T
+    u = up @ rot.T
     travel = np.linalg.norm(traffic.velocity, axis=-1) * h
-    grow = (limit / 2 + _sag(travel) + _SLACK_M)[:, None]
+    sag = _sag(travel)
+    grow = (limit / 2 + sag + _SLACK_M)[:, None]
     end = p + v * h
     lo = np.minimum(p, end) - grow
     hi = np.maximum(p, end) + grow
     alt = traffic.alt_m
-    has_alt = ~np.isnan(alt)
-    if thresholds.vertical_m is not None and has_alt.any():
-        vert = thresholds.vertical_m
-        a_lo = np.where(has_alt, np.floor((alt - vert / 2) / vert), 0).astype(np.int64)
-        a_hi = np.where(has_alt, np.floor((alt + vert / 2) / vert), 0).astype(np.int64)
-        band_lo = np.where(has_alt, a_lo, a_lo[has_alt].min())
-        band_hi = np.where(has_alt, a_hi, a_hi[has_alt].max())
-    else:
-        band_lo = band_hi = np.zeros(n, np.int64)
-    extent = np.median(hi[:, 1] - lo[:, 1])
-    strip = float(max(extent, limit))
+    band_lo, band_hi = _bands(alt, thresholds.vertical_m)
+    strip = float(max(np.median(hi[:, 1] - lo[:, 1]), limit))
+    cols = [np.ascontiguousarray(c) for c in (*p.T, *v.T, *u.T)]
+    y_lo, y_hi, z_lo, z_hi = (
+        np.ascontiguousarray(c) for c in (lo[:, 1], hi[:, 1], lo[:, 2], hi[:, 2])
+    )
+    group = traffic.group
     found_a, found_b, found_t, found_d = [], [], [], []
     for i, j in _sweep_pairs(lo, hi, band_lo, band_hi, strip):
-        keep = (traffic.group[i] != traffic.group[j]) & np.all(
-            (lo[i] <= hi[j]) & (lo[j] <= hi[i]), axis=-1
-        )
+        keep = group[i] != group[j]
         if thresholds.vertical_m is not None:
-            keep &= ~(np.abs(alt[i] - alt[j]) >= thresholds.vertical_m)
+            keep &= ~(np.abs(alt[i] - alt[j]) >= thresholds.vertical_m * _VERTICAL_EDGE)
+        i, j = i[keep], j[keep]
+        keep = (
+            (y_lo[i] <= y_hi[j])
+            & (y_lo[j] <= y_hi[i])
+            & (z_lo[i] <= z_hi[j])
+            & (z_lo[j] <= z_hi[i])
+        )
         i, j = i[keep], j[keep]
         if not i.size:
             continue
-        pa, pb = traffic.position[i], traffic.position[j]
-        va, vb = traffic.velocity[i], traffic.velocity[j]
-        t, d = closest_approach(pa, va, pb, vb, h)
-        near = d < limit + _sag(travel[i]) + _sag(travel[j]) + _SLACK_M + 1e-3 * limit
-        i, j = i[near], j[near]
+        t, d, r0 = _linear(cols, i, j, h)
+        err = _linear_error(r0, travel[i], travel[j], sag[i], sag[j], limit)
+        near = d - err < limit
+        i, j, t, d, err = i[near], j[near], t[near], d[near], err[near]
         if not i.size:
             continue
-        t, d = _refine(pa[near], va[near], pb[near], vb[near], t[near], h)
+        # Refined on the ground: pairs the linear estimate leaves in doubt, and hits whose
+        # estimate may be off by more than _EXACT of the threshold.
+        doubt = (d + err >= limit) | (err > _EXACT * limit)
+        if doubt.any():
+            k = np.flatnonzero(doubt)
+            pos, vel = traffic.position, traffic.velocity
+            t[k], d[k] = _refine(pos[i[k]], vel[i[k]], pos[j[k]], vel[j[k]], t[k], h)
         hit = d < limit
         found_a.append(i[hit])
         found_b.append(j[hit])
@@ -318,3 +361,48 @@ def screen(traffic: Traffic, thresholds: Thresholds) -> Conflicts:
     return Conflicts(
         a[order], b[order], np.concatenate(found_t)[order], np.concatenate(found_d)[order]
     )
+
+
+def _linear_error(
+    r0: Array, travel_a: Array, travel_b: Array, sag_a: Array, sag_b: Array, limit: float
+) -> Array:
+    """A bound on how far the linear estimate of a distance near ``limit`` is from the ground's.
+
+    Each unit leaves the ground along its tangent by its sag, in a direction
+    that leans from the pair's vertical by at most the angle it and half the
+    pair's distance subtend at the Earth's centre; the tangent also runs ahead
+    of the ground track by ``s³/3R²`` (counted in the sag); and a distance
+    measured in the plane of the starting midpoint rather than its own falls
+    short by ``d φ²/2`` and of the arc by ``d³/24R²``.
+    """
+    r = geodesy.MIN_RADIUS
+    lean_a = (r0 / 2 + travel_a) / r
+    lean_b = (r0 / 2 + travel_b) / r
+    tilt = (travel_a + travel_b) / (2 * r)
+    err: Array = sag_a * lean_a + sag_b * lean_b + limit * tilt * tilt / 2 + limit**3 / (24 * r * r)
+    return err + travel_a**3 / (3 * r * r) + travel_b**3 / (3 * r * r) + 1e-6 * limit
+
+
+def _linear(
+    cols: list[Array], i: IntArray, j: IntArray, horizon_s: float
+) -> tuple[Array, Array, Array]:
+    """:func:`closest_approach` on column arrays (x, y, z of position, velocity, up).
+
+    Returns ``(tcpa, dcpa, distance now)``.
+    """
+    px, py, pz, vx, vy, vz, ux, uy, uz = cols
+    rx, ry, rz = px[j] - px[i], py[j] - py[i], pz[j] - pz[i]
+    wx, wy, wz = vx[j] - vx[i], vy[j] - vy[i], vz[j] - vz[i]
+    nx, ny, nz = ux[i] + ux[j], uy[i] + uy[j], uz[i] + uz[j]
+    nn = nx * nx + ny * ny + nz * nz
+    rn = (rx * nx + ry * ny + rz * nz) / nn
+    wn = (wx * nx + wy * ny + wz * nz) / nn
+    rx, ry, rz = rx - rn * nx, ry - rn * ny, rz - rn * nz
+    wx, wy, wz = wx - wn * nx, wy - wn * ny, wz - wn * nz
+    ww = wx * wx + wy * wy + wz * wz
+    rw = rx * wx + ry * wy + rz * wz
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(ww > 0, -rw / np.where(ww > 0, ww, 1.0), 0.0)
+    t = np.clip(t, 0.0, horizon_s)
+    dx, dy, dz = rx + wx * t, ry + wy * t, rz + wz * t
+    return t, np.sqrt(dx * dx + dy * dy + dz * dz), np.sqrt(rx * rx + ry * ry + rz * rz)
