@@ -49,7 +49,7 @@ from numpy.typing import NDArray
 from detente.tracks import geodesy
 from detente.tracks.geodesy import Array
 
-__all__ = ["Conflicts", "Thresholds", "Traffic", "closest_approach", "screen"]
+__all__ = ["Conflicts", "Thresholds", "Traffic", "approach", "closest_approach", "screen"]
 
 IntArray = NDArray[np.int64]
 
@@ -265,6 +265,40 @@ def _sweep_pairs(
             i, j = i[own], j[own]
             yield np.minimum(i, j), np.maximum(i, j)
         first = stop
+
+
+def approach(
+    pa: Array, va: Array, pb: Array, vb: Array, *, horizon_s: float, limit_m: float
+) -> tuple[Array, Array, Array]:
+    """Closest approach of pairs as :func:`screen` computes it, for pairs chosen elsewhere.
+
+    Returns ``(tcpa, dcpa, bound)``: the linear estimate where its error
+    bound is at most :data:`_EXACT` of ``limit_m`` and leaves no doubt about
+    the threshold, the refined ground value otherwise; ``bound`` is the
+    linear estimate's bound (0 where refined). Positions are surface ECEF,
+    velocities horizontal, both shape (n, 3).
+    """
+    n = pa.shape[0]
+    up_a, up_b = geodesy.normals(pa), geodesy.normals(pb)
+    cols = [
+        np.ascontiguousarray(c)
+        for c in (
+            *np.concatenate((pa, pb)).T,
+            *np.concatenate((va, vb)).T,
+            *np.concatenate((up_a, up_b)).T,
+        )
+    ]
+    i, j = np.arange(n), np.arange(n, 2 * n)
+    t, d, r0 = _linear(cols, i, j, horizon_s)
+    travel_a = np.linalg.norm(va, axis=-1) * horizon_s
+    travel_b = np.linalg.norm(vb, axis=-1) * horizon_s
+    err = _linear_error(r0, travel_a, travel_b, _sag(travel_a), _sag(travel_b), limit_m)
+    doubt = (np.abs(d - limit_m) <= err) | (err > _EXACT * limit_m)
+    if doubt.any():
+        k = np.flatnonzero(doubt)
+        t[k], d[k] = _refine(pa[k], va[k], pb[k], vb[k], t[k], horizon_s)
+        err[k] = 0.0
+    return t, d, err
 
 
 def _bands(alt: Array, vertical_m: float | None) -> tuple[IntArray, IntArray]:
