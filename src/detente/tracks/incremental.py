@@ -77,6 +77,8 @@ class Screener:
         thresholds: the horizon and the thresholds (vertical included).
         watch_m: the horizontal distance under which a pair is returned at
             all (at least the threshold).
+        watch_vertical_m: likewise the vertical separation (at least the
+            vertical threshold).
         max_age_s: reports older than this are stale.
     """
 
@@ -85,10 +87,13 @@ class Screener:
         thresholds: Thresholds,
         *,
         watch_m: float | None = None,
+        watch_vertical_m: float | None = None,
         max_age_s: float = DEFAULT_MAX_AGE_S,
     ) -> None:
         self.thresholds = thresholds
         self.watch_m = max(watch_m or thresholds.horizontal_m, thresholds.horizontal_m)
+        v = thresholds.vertical_m
+        self.watch_vertical_m = None if v is None else max(watch_vertical_m or v, v)
         self.max_age_s = max_age_s
         self._units: dict[str, _Unit] = {}
         self._ids: list[str | None] = []
@@ -214,7 +219,7 @@ class Screener:
         h = self.thresholds.horizon_s
         age = time - self._time[others]
         keep = np.abs(age) <= self.max_age_s
-        vertical = self.thresholds.vertical_m
+        vertical = self.watch_vertical_m
         if vertical is not None and not math.isnan(self._alt[slot]):
             keep &= ~(np.abs(self._alt[others] - self._alt[slot]) >= vertical * (1 - 1e-9))
         # Only units that can reach the watch radius of this one before the horizon ends.
@@ -282,7 +287,7 @@ class Screener:
             pos[move], vel[move] = geodesy.advance(pos[move], vel[move], age[move])
         traffic = Traffic(pos, vel, self._alt[slots], self._group[slots])
         t = self.thresholds
-        found = screen(traffic, Thresholds(self.watch_m, t.horizon_s, t.vertical_m))
+        found = screen(traffic, Thresholds(self.watch_m, t.horizon_s, self.watch_vertical_m))
         for i, j, tc, dc in zip(
             found.a.tolist(),
             found.b.tolist(),
