@@ -26,7 +26,7 @@ from detente.agreement.deadlines import (
     PeriodicExchange,
 )
 from detente.agreement.geography import Holding, MultiPolygon, Polygon, Site, Zone
-from detente.agreement.hotline import Hotline, IncidentThresholds
+from detente.agreement.hotline import ApproachThresholds, Hotline, IncidentThresholds
 from detente.agreement.inspections import (
     AllSample,
     DetectionSample,
@@ -61,6 +61,7 @@ __all__ = [
     "FixedSample",
     "Holding",
     "Hotline",
+    "ApproachThresholds",
     "IncidentThresholds",
     "InForce",
     "InspectionType",

@@ -63,6 +63,7 @@ __all__ = [
     "LINK_TEST_TYPE",
     "NOTICE_REPLY_TYPE",
     "NOTICE_TYPE",
+    "ApproachThresholds",
     "Hotline",
     "IncidentThresholds",
     "Template",
@@ -238,14 +239,41 @@ class Hotline(Frozen):
         return contacts[min(level, len(contacts) - 1)]
 
 
+class ApproachThresholds(Frozen):
+    """When a predicted close approach of one kind of pair is worth a message.
+
+    Two units whose closest approach, within ``horizon_seconds`` from now, is
+    nearer than ``horizontal_metres`` across and, where both report
+    altitudes and ``vertical_metres`` is set, nearer than that in height.
+    """
+
+    horizontal_metres: Annotated[float, Field(gt=0, le=1_000_000)]
+    vertical_metres: Annotated[float, Field(gt=0, le=100_000)] | None = None
+    horizon_seconds: Annotated[float, Field(ge=0, le=86_400)]
+
+
 class IncidentThresholds(Frozen):
     """When a predicted close approach becomes an incident worth a message.
 
-    Two tracks whose closest point of approach, within ``horizon_seconds``
-    from now, is nearer than ``horizontal_metres`` across and
-    ``vertical_metres`` in height.
+    The three numbers apply to every pair; ``sea`` (two ships, or units that
+    are not aircraft) and ``air`` (a pair with an aircraft in it) replace
+    them for those pairs when given, since an aircraft closes on a ship
+    twenty times faster than another ship does.
     """
 
     horizontal_metres: Positive
     vertical_metres: Positive
     horizon_seconds: Positive
+    sea: ApproachThresholds | None = None
+    air: ApproachThresholds | None = None
+
+    def for_pair(self, *, aircraft: bool) -> ApproachThresholds:
+        """The thresholds for a pair with (``aircraft``) or without an aircraft in it."""
+        chosen = self.air if aircraft else self.sea
+        if chosen is not None:
+            return chosen
+        return ApproachThresholds(
+            horizontal_metres=float(self.horizontal_metres),
+            vertical_metres=self.vertical_metres,
+            horizon_seconds=self.horizon_seconds,
+        )

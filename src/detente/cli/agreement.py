@@ -259,10 +259,16 @@ def _show_text(a: Agreement, day: date) -> None:
         print_table("Hotline", ["priority", "acknowledge within"], rows)
     if a.incident_thresholds is not None:
         t = a.incident_thresholds
+        rows = [("every pair", t.horizontal_metres, t.vertical_metres, t.horizon_seconds)]
+        rows += [
+            (name, x.horizontal_metres, x.vertical_metres, x.horizon_seconds)
+            for name, x in (("ships (sea)", t.sea), ("with an aircraft (air)", t.air))
+            if x is not None
+        ]
         print_table(
             "Incident thresholds",
-            ["horizontal", "vertical", "horizon"],
-            [(f"{t.horizontal_metres} m", f"{t.vertical_metres} m", f"{t.horizon_seconds} s")],
+            ["pairs", "horizontal", "vertical", "horizon"],
+            [(w, f"{h} m", "-" if v is None else f"{v} m", f"{s} s") for w, h, v, s in rows],
         )
 
 
