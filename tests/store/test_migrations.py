@@ -15,7 +15,7 @@ from sqlalchemy import inspect
 from detente.store.database import _make_engine, migrate, open_database
 from detente.store.schema import metadata
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def _check(engine):

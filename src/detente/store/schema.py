@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -23,6 +24,8 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "track_alert_events",
+    "track_alerts",
     "alarms",
     "audit_trail",
     "bodies",
@@ -308,4 +311,50 @@ releases = Table(
     Column("decided_at", String(40), nullable=True),
     Column("reason", Text, nullable=True),
     Column("seq", BigInteger, nullable=True),
+)
+
+# --- Close-approach screening (migration 0008) ---
+
+# One alert per raising of a pair: its state, the latest geometry, the
+# thresholds judged by, the two reports behind the latest call, and what
+# became of the incident report it drafted (open, sent, released, dismissed).
+track_alerts = Table(
+    "track_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("a", String(64), nullable=False),
+    Column("b", String(64), nullable=False),
+    Column("party_a", String(PARTY), nullable=False),
+    Column("party_b", String(PARTY), nullable=False),
+    Column("domain", String(8), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("raised_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Column("cleared_at", String(40), nullable=True),
+    Column("clear_reason", String(32), nullable=True),
+    Column("tcpa_s", Float, nullable=False),
+    Column("dcpa_m", Float, nullable=False),
+    Column("dalt_m", Float, nullable=True),
+    Column("thresholds", Text, nullable=False),
+    Column("tracks", Text, nullable=False),
+    Column("draft_state", String(16), nullable=False),
+    Column("draft_ref", String(96), nullable=True),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", String(40), nullable=True),
+)
+
+# Every event of every alert, with the reports that caused it, so the call
+# can be recomputed from what this node had at that instant.
+track_alert_events = Table(
+    "track_alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("tcpa_s", Float, nullable=True),
+    Column("dcpa_m", Float, nullable=True),
+    Column("dalt_m", Float, nullable=True),
+    Column("reason", String(32), nullable=True),
+    Column("tracks", Text, nullable=False),
 )
