@@ -23,6 +23,7 @@ class ServedNode:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         app = create_app(node, public_url=self.url, **app_options)  # type: ignore[arg-type]
+        self.app = app
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

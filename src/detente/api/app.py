@@ -40,6 +40,7 @@ from detente.api import (
     releases,
     report,
     settlement,
+    tracks,
 )
 from detente.console.app import error_page, install_console
 from detente.crypto.keys import VerifierKey
@@ -66,6 +67,7 @@ from detente.node.bell import ChangeBell
 from detente.node.directory import Node
 from detente.node.hotline import LineWatch
 from detente.node.operators import VerificationCache
+from detente.node.tracks import TrackService
 from detente.record.envelope import format_time
 from detente.store.logs import LogStore
 from detente.store.schema import audit_trail
@@ -177,9 +179,14 @@ def create_app(
             if node.agreement.hotline is not None and not node.is_witness:
                 watch = LineWatch(node, on_sent=sender.wake)
                 watch.start()
+        screening = app.state.tracks
+        if screening is not None and start_sender:
+            screening.start()
         try:
             yield
         finally:
+            if screening is not None and start_sender:
+                screening.stop()
             if watch is not None:
                 watch.stop()
             if sender is not None:
@@ -201,6 +208,11 @@ def create_app(
     app.state.node = node
     app.state.sender = None
     app.state.public_url = public_url
+    app.state.tracks = (
+        TrackService(node)
+        if node.agreement.incident_thresholds is not None and not node.is_witness
+        else None
+    )
     app.state.token_cache = VerificationCache()
     app.state.verifier = RequestVerifier(
         keys=peer_key, replay=DatabaseReplayGuard(node.database.engine)
@@ -214,6 +226,7 @@ def create_app(
     app.include_router(measures.router)
     app.include_router(report.router)
     app.include_router(settlement.router)
+    app.include_router(tracks.router)
 
     install_console(app)
     app.add_middleware(_RingAfterChanges, bell=node.bell)
