@@ -131,6 +131,8 @@ class TrackService:
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
         self._silent: dict[str, bool] = {}
+        #: Grows with every report taken and every alert event: what a console watches.
+        self.version = 0
         self._clear_left_raised()
 
     # --- reports ---------------------------------------------------------------
@@ -166,6 +168,7 @@ class TrackService:
             if report.received is None:
                 report = _with_received(report, now)
             self._latest[report.id] = report
+            self.version += 1
             at = report.time.timestamp()
             events: list[tuple[str, AlertEvent]] = []
             for domain in self._domains.values():
@@ -221,6 +224,8 @@ class TrackService:
                         pairs = [g for g in pairs if self._has_aircraft(g)]
                     events += [(domain.name, e) for e in domain.book.sweep(pairs, at=at)]
             self._record(events)
+            if events:
+                self.version += 1
         self._watch_feeds(now)
         if events:
             self.node.bell.ring()
