@@ -5,6 +5,12 @@ without a node (issue #9): every unit is extrapolated to the newest report
 time in the file and every pair of units of different parties whose
 closest approach within the horizon is nearer than the thresholds is
 printed, one alert a line.
+
+On a node (``--dir``): ``alerts`` lists the alerts its screening raised,
+``alert ID`` shows one with its events, the reports behind each and the
+incident report it drafted, ``send ID`` and ``dismiss ID`` decide that
+draft, and ``recompute REF`` screens again the pair an incident report
+received carries, from the message alone.
 """
 
 from __future__ import annotations
@@ -16,8 +22,28 @@ from typing import Annotated
 
 import typer
 
-from detente.cli._output import FormatOption, OutputFormat, command_errors, err, fail, print_table
+from detente.cli._node import DirOption, opened_node
+from detente.cli._output import (
+    FormatOption,
+    OutputFormat,
+    command_errors,
+    err,
+    fail,
+    out,
+    print_json,
+    print_table,
+)
 from detente.errors import InputError
+from detente.node.directory import Node
+from detente.node.operators import Operator, list_operators
+from detente.node.tracks import (
+    dismiss_alert,
+    draft_incident,
+    get_alert,
+    list_alerts,
+    recompute_incident,
+    send_alert,
+)
 from detente.tracks.batch import read_reports, screen_reports
 
 __all__ = ["tracks_app"]
@@ -103,3 +129,185 @@ def screen_file(
         )
     if strict and read.rejected:
         fail(f"{name}: {len(read.rejected)} lines set aside (--strict)")
+
+
+#: Who decides a draft, when --by is not given (as for ``detente hotline ack``).
+OPERATOR_ENV = "DETENTE_OPERATOR"
+
+ByOption = Annotated[
+    str,
+    typer.Option(
+        "--by",
+        envvar=OPERATOR_ENV,
+        help=f"An operator of this node who may send (default: ${OPERATOR_ENV}).",
+    ),
+]
+
+
+def _state(value: str | None) -> str | None:
+    if value is not None and value not in ("raised", "cleared"):
+        raise typer.BadParameter("use raised or cleared", param_hint="--state")
+    return value
+
+
+@tracks_app.command("alerts")
+@command_errors
+def alerts(
+    state: Annotated[
+        str | None, typer.Option("--state", help="raised or cleared; both if left out.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
+    directory: DirOption = None,
+    output: FormatOption = OutputFormat.text,
+) -> None:
+    """The alerts the node's screening raised, newest first."""
+    with opened_node(directory) as node:
+        found = list_alerts(node, state=_state(state), limit=limit)
+    if output is OutputFormat.json:
+        print_json(found)
+        return
+    print_table(
+        f"{len(found)} alerts",
+        ["id", "pair", "parties", "domain", "state", "dcpa (m)", "tcpa (s)", "raised", "draft"],
+        [
+            [
+                a["id"],
+                f"{a['a']} / {a['b']}",
+                " / ".join(a["parties"]),
+                a["domain"],
+                a["state"] + (f" ({a['clear_reason']})" if a["clear_reason"] else ""),
+                f"{a['dcpa_m']:.0f}",
+                f"{a['tcpa_s']:.0f}",
+                a["raised_at"],
+                a["draft"]["state"] + (f" {a['draft']['ref']}" if a["draft"]["ref"] else ""),
+            ]
+            for a in found
+        ],
+    )
+
+
+@tracks_app.command("alert")
+@command_errors
+def alert(
+    alert_id: Annotated[int, typer.Argument(min=1, help="The alert's id.")],
+    directory: DirOption = None,
+    output: FormatOption = OutputFormat.text,
+) -> None:
+    """One alert: its events with the reports behind each, and the incident report it drafts."""
+    with opened_node(directory) as node:
+        found = get_alert(node, alert_id)
+        found["incident"] = draft_incident(node, found) if len(found["tracks"]) == 2 else None
+    if output is OutputFormat.json:
+        print_json(found)
+        return
+    out.print(
+        f"alert {found['id']}: {found['a']} ({found['parties'][0]}) and {found['b']} "
+        f"({found['parties'][1]}), {found['domain']}, {found['state']}",
+        markup=False,
+    )
+    print_table(
+        "events",
+        ["at", "kind", "dcpa (m)", "tcpa (s)", "reason", "reports"],
+        [
+            [
+                e["at"],
+                e["kind"],
+                "" if e["dcpa_m"] is None else f"{e['dcpa_m']:.0f}",
+                "" if e["tcpa_s"] is None else f"{e['tcpa_s']:.0f}",
+                e["reason"] or "",
+                "; ".join(
+                    f"{t['id']} {t['lat']:.4f},{t['lon']:.4f} {t['course_deg']:.0f}° "
+                    f"{t['speed_mps']:.1f} m/s at {t['time']}"
+                    for t in e["tracks"]
+                ),
+            ]
+            for e in found["events"]
+        ],
+    )
+    if found["incident"] is not None:
+        out.print(
+            f"draft ({found['draft']['state']}), to {', '.join(found['incident']['to'])}:",
+            markup=False,
+        )
+        out.print(found["incident"]["body"]["account"], markup=False)
+
+
+def _operator(node: Node, by: str) -> Operator:
+    for operator in list_operators(node):
+        if operator.name == by and operator.role.can_send:
+            return operator
+    senders = [o.name for o in list_operators(node) if o.role.can_send]
+    fail(
+        f"--by: {by!r} is not an operator of this node who may send (operators: "
+        f"{', '.join(senders) or 'none; add one with `detente operator add`'})"
+    )
+
+
+@tracks_app.command("send")
+@command_errors
+def send(
+    alert_id: Annotated[int, typer.Argument(min=1, help="The alert's id.")],
+    by: ByOption,
+    account: Annotated[
+        str | None, typer.Option("--account", help="This side's account, instead of the draft's.")
+    ] = None,
+    directory: DirOption = None,
+    output: FormatOption = OutputFormat.text,
+) -> None:
+    """Send the incident report an alert drafted (once; a serving node delivers it)."""
+    with opened_node(directory) as node:
+        operator = _operator(node, by)
+        found, _ = send_alert(node, alert_id, by=operator, account=account)
+    if output is OutputFormat.json:
+        print_json(found)
+        return
+    draft = found["draft"]
+    out.print(f"alert {alert_id}: incident report {draft['state']} as {draft['ref']}", markup=False)
+
+
+@tracks_app.command("dismiss")
+@command_errors
+def dismiss(
+    alert_id: Annotated[int, typer.Argument(min=1, help="The alert's id.")],
+    by: ByOption,
+    directory: DirOption = None,
+    output: FormatOption = OutputFormat.text,
+) -> None:
+    """Dismiss the incident report an alert drafted: none is sent for it."""
+    with opened_node(directory) as node:
+        _operator(node, by)
+        found = dismiss_alert(node, alert_id, by=by)
+    if output is OutputFormat.json:
+        print_json(found)
+        return
+    out.print(f"alert {alert_id}: draft dismissed by {by}", markup=False)
+
+
+@tracks_app.command("recompute")
+@command_errors
+def recompute(
+    ref: Annotated[str, typer.Argument(help="An incident report held here, party:seq.")],
+    directory: DirOption = None,
+    output: FormatOption = OutputFormat.text,
+) -> None:
+    """Screen again the pair an incident report carries, from the message alone.
+
+    Exits 2 when the recomputation disagrees with what the report says.
+    """
+    with opened_node(directory) as node:
+        result = recompute_incident(node, ref)
+    again = result["recomputed"]
+    if output is OutputFormat.json:
+        print_json(result)
+    else:
+        said = result["reported"]
+        out.print(
+            f"{ref}: reported {said['dcpa_m']:.0f} m in {said['tcpa_s']:.0f} s; recomputed "
+            f"{again['dcpa_m']:.0f} m in {again['tcpa_s']:.0f} s "
+            f"({'an alert' if again['alert'] else 'no alert'} under "
+            f"{result['thresholds']['horizontal_m']:g} m): "
+            + ("agrees" if again["agrees"] else "DIFFERS"),
+            markup=False,
+        )
+    if not again["agrees"]:
+        raise typer.Exit(2)
