@@ -133,7 +133,9 @@ def advance(position: Array, vel: Array, seconds: Array | float) -> tuple[Array,
     speed = np.linalg.norm(vel, axis=-1)
     s = speed * t
     with np.errstate(invalid="ignore", divide="ignore"):
-        stretch = np.where(s != 0, MEAN_RADIUS * np.tan(s / MEAN_RADIUS) / np.where(s != 0, s, 1), 1)
+        stretch = np.where(
+            s != 0, MEAN_RADIUS * np.tan(s / MEAN_RADIUS) / np.where(s != 0, s, 1), 1
+        )
     moved = to_surface(position + vel * (t * stretch)[:, None])
     up = normals(moved)
     turned = vel - np.sum(vel * up, axis=-1, keepdims=True) * up
