@@ -88,6 +88,7 @@ def test_class_a_position_becomes_a_report_in_metres_a_second():
         kind="ship",
         received=T0,
         source="ais-baltic",
+        name="Neustrashimy",
     )
     assert KNOT_MPS == 1852 / 3600
 

@@ -108,6 +108,7 @@ def test_a_position_after_a_velocity_is_a_report():
         kind="aircraft",
         received=RECEIVED,
         source="adsb-north",
+        name="GAF 10+21",
     )
     assert FOOT_M == 0.3048
 

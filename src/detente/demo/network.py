@@ -40,6 +40,7 @@ import httpx
 from rich.panel import Panel
 from rich.table import Table
 
+from detente.demo.approach import close_approach, configure_feed
 from detente.demo.compliance import data_and_compliance
 from detente.demo.ports import free_port
 from detente.demo.story import StepFailed, Story, console
@@ -144,6 +145,7 @@ class _Network:
         self.clock = workdir / "exercise-clock.json"
         self.client = httpx.Client(timeout=10)
         self.first_message = 0  # the seq of the United States' first message
+        self.ais_port = 0  # where the United States' node listens for AIS (chapter 6)
 
     def api(self, party: str, method: str, path: str, **kwargs: Any) -> Any:
         node = self.nodes[party]
@@ -217,6 +219,7 @@ def _tell(story: Story, network: _Network, workdir: Path) -> None:
     _going_dark(story, network)
     _someone_cheats(story, network, workdir)
     _emergency_line(story, network)
+    close_approach(story, network, network.ais_port)
     transparency_visit(story, network, workdir)
     data_and_compliance(story, network, workdir)
     _verify_everything(story, network, workdir)
@@ -254,6 +257,7 @@ def _setting_up(story: Story, network: _Network) -> None:
     with ThreadPoolExecutor(max_workers=3) as pool:
         for done in [pool.submit(_join, story, network, p) for p in NODES if p != "us"]:
             done.result()
+    network.ais_port = configure_feed(network.nodes["us"].directory)
     for node in network.nodes.values():
         node.launch()
     for node in network.nodes.values():

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -53,6 +55,7 @@ _MAX_FILE: Final = 1024 * 1024
 _NAME: Final = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _FORMATS: Final = ("ais", "sbs", "jsonl")
 _TOP: Final = frozenset({"registry", "max_age_seconds", "sweep_seconds", "feeds"})
+Clock = Callable[[], datetime]
 _FEED: Final = frozenset({"name", "format", "source", "silent_after_seconds", "follow"})
 
 
@@ -187,8 +190,11 @@ def load_registry(directory: Path, config: TracksConfig) -> Registry:
     return Registry.load(directory / config.registry)
 
 
-def open_source(feed: FeedConfig, directory: Path) -> Source:
+def open_source(feed: FeedConfig, directory: Path, *, clock: Clock) -> Source:
     """The source a feed reads: a TCP client, a bound UDP socket, or a file.
+
+    ``clock`` stamps each line's receive time: the node's, so that a node on
+    an exercise clock receives on exercise time.
 
     Raises:
         ConfigError: a UDP address cannot be bound.
@@ -196,11 +202,12 @@ def open_source(feed: FeedConfig, directory: Path) -> Source:
     scheme, _, rest = feed.source.partition(":")
     if scheme == "file":
         path = Path(rest)
-        return FileSource(path if path.is_absolute() else directory / path, follow=feed.follow)
+        where = path if path.is_absolute() else directory / path
+        return FileSource(where, follow=feed.follow, clock=clock)
     host, port = parse_address(rest.removeprefix("//"))
     if scheme == "tcp":
-        return TcpSource(host, port)
+        return TcpSource(host, port, clock=clock)
     try:
-        return UdpSource(host, port)
+        return UdpSource(host, port, clock=clock)
     except OSError as e:
         raise ConfigError(f"feed {feed.name}: cannot listen on {feed.source}: {e}") from e

@@ -316,11 +316,12 @@ class TrackService:
         for cfg in self.config.feeds:
             feed = Feed(
                 cfg.name,
-                open_source(cfg, self.node.directory),
+                open_source(cfg, self.node.directory, clock=self.node.clock),
                 format=cfg.format,
                 registry=self.registry,
                 quarantine=self.quarantine,
                 on_report=self._from_feed,
+                clock=self.node.clock,
             )
             self.feeds.append(feed)
             feed.start()
@@ -469,6 +470,7 @@ def _with_received(report: TrackReport, now: datetime) -> TrackReport:
         kind=report.kind,
         received=now,
         source=report.source or "api",
+        name=report.name,
     )
 
 
@@ -572,16 +574,16 @@ def draft_incident(node: Node, alert: dict[str, Any]) -> dict[str, Any]:
     units = [
         {
             "party": r.party,
-            "name": r.id,
+            "name": r.name or r.id,
             "id": r.id,
             "kind": "aircraft" if r.kind == "aircraft" else "ship" if r.kind == "ship" else "other",
         }
         for r in reports
     ]
     dalt = alert["dalt_m"]
+    a, b = (f"{r.name} ({r.id}, {r.party})" if r.name else f"{r.id} ({r.party})" for r in reports)
     account = (
-        f"Predicted close approach: {reports[0].id} ({reports[0].party}) and {reports[1].id} "
-        f"({reports[1].party}) to {alert['dcpa_m']:.0f} m at {format_time(cpa)}"
+        f"Predicted close approach: {a} and {b} to {alert['dcpa_m']:.0f} m at {format_time(cpa)}"
         + (f", {dalt:.0f} m apart in height" if dalt is not None else "")
         + f"; screened at {alert['updated_at']} against {alert['thresholds']['horizontal_m']:g} m "
         f"within {alert['thresholds']['horizon_s']:g} s. The positions and the geometry are "

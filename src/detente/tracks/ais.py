@@ -323,6 +323,7 @@ class AisAssembler:
             speed_mps=speed,
             alt_m=alt,
             kind=unit.kind or ("aircraft" if kind == 9 else "ship"),
+            name=unit.name,
             received=received,
             source=source,
         )

@@ -113,6 +113,7 @@ def track_from_json(value: Any, where: str) -> TrackReport:
         speed_mps=numbers["speed_mps"],
         alt_m=None if alt is None else float(alt),
         kind=str(value.get("kind", "other")),
+        name=str(value.get("name", ""))[:200],
     )
 
 

@@ -97,6 +97,7 @@ class TrackReport:
     kind: str = "other"
     received: datetime | None = None
     source: str = ""
+    name: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The report in the JSON-lines schema, plus where it came from."""
@@ -113,6 +114,8 @@ class TrackReport:
             out["alt_m"] = self.alt_m
         if self.kind != "other":
             out["kind"] = self.kind
+        if self.name:
+            out["name"] = self.name
         if self.received is not None:
             out["received"] = _format(self.received)
         if self.source:

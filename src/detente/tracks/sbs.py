@@ -189,6 +189,7 @@ class SbsTracker:
             speed_mps=velocity.speed_mps,
             alt_m=alt,
             kind=unit.kind or "aircraft",
+            name=unit.name,
             received=received,
             source=source,
         )
