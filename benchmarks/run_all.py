@@ -19,6 +19,7 @@ SCRIPTS = [
     "bench_priority.py",
     "bench_hotline.py",
     "bench_obligations.py",
+    "bench_screening.py",
 ]
 
 

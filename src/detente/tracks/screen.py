@@ -136,11 +136,13 @@ class Traffic:
             age = np.asarray(age_s, dtype=np.float64)
             if np.any(age != 0):
                 position, vel = geodesy.advance(position, vel, age)
-        alt = (
-            np.full(la.shape, np.nan)
-            if alt_m is None
-            else np.asarray([np.nan if a is None else a for a in alt_m], dtype=np.float64)
-        )
+        if alt_m is None:
+            alt = np.full(la.shape, np.nan)
+        else:
+            try:
+                alt = np.asarray(alt_m, dtype=np.float64)
+            except TypeError:  # None among the values: a unit without altitude
+                alt = np.asarray([np.nan if a is None else a for a in alt_m], dtype=np.float64)
         return cls(position, vel, alt, np.asarray(group, dtype=np.int64))
 
 
