@@ -39,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -49,7 +50,15 @@ from numpy.typing import NDArray
 from detente.tracks import geodesy
 from detente.tracks.geodesy import Array
 
-__all__ = ["Conflicts", "Thresholds", "Traffic", "approach", "closest_approach", "screen"]
+__all__ = [
+    "WINDOW_M",
+    "Conflicts",
+    "Thresholds",
+    "Traffic",
+    "approach",
+    "closest_approach",
+    "screen",
+]
 
 IntArray = NDArray[np.int64]
 
@@ -204,7 +213,7 @@ def _refine(
 ) -> tuple[Array, Array]:
     """Closest approach on the ground, starting from the linear estimate ``t0``."""
     t = t0
-    for _ in range(2):
+    for _ in range(3):
         qa, wa = geodesy.advance(pa, va, t)
         qb, wb = geodesy.advance(pb, vb, t)
         dt, _ = closest_approach(qa, wa, qb, wb, horizon_s)
@@ -278,8 +287,44 @@ def approach(
     bound is at most :data:`_EXACT` of ``limit_m`` and leaves no doubt about
     the threshold, the refined ground value otherwise; ``bound`` is the
     linear estimate's bound (0 where refined). Positions are surface ECEF,
-    velocities horizontal, both shape (n, 3).
+    velocities horizontal, both shape (n, 3). A horizon over which a unit
+    runs more than :data:`WINDOW_M` is taken in windows (:func:`_windows`).
     """
+    speed = max(
+        float(np.linalg.norm(va, axis=-1).max(initial=0.0)),
+        float(np.linalg.norm(vb, axis=-1).max(initial=0.0)),
+    )
+    windows = _windows(horizon_s, speed)
+    if len(windows) == 1:
+        return _approach(pa, va, pb, vb, horizon_s=horizon_s, limit_m=limit_m)
+    (start, span), rest = windows[0], windows[1:]
+    best_t, best_d, best_e = _approach(pa, va, pb, vb, horizon_s=span, limit_m=limit_m)
+    for start, span in rest:
+        qa, wa = geodesy.advance(pa, va, start)
+        qb, wb = geodesy.advance(pb, vb, start)
+        t, d, e = _approach(qa, wa, qb, wb, horizon_s=span, limit_m=limit_m)
+        better = d < best_d
+        best_t = np.where(better, t + start, best_t)
+        best_d = np.where(better, d, best_d)
+        best_e = np.where(better, e, best_e)
+    return best_t, best_d, best_e
+
+
+#: Longest run of a unit over one window of the horizon, metres: within it the distance
+#: of a pair has one minimum and the closed form and its refinement hold.
+WINDOW_M: Final = 200_000.0
+
+
+def _windows(horizon_s: float, speed: float) -> list[tuple[float, float]]:
+    """The horizon cut so that no unit runs more than :data:`WINDOW_M` in a window."""
+    count = max(1, math.ceil(speed * horizon_s / WINDOW_M))
+    span = horizon_s / count
+    return [(k * span, span) for k in range(count)]
+
+
+def _approach(
+    pa: Array, va: Array, pb: Array, vb: Array, *, horizon_s: float, limit_m: float
+) -> tuple[Array, Array, Array]:
     n = pa.shape[0]
     up_a, up_b = geodesy.normals(pa), geodesy.normals(pb)
     cols = [
@@ -331,7 +376,43 @@ def _bands(alt: Array, vertical_m: float | None) -> tuple[IntArray, IntArray]:
 
 
 def screen(traffic: Traffic, thresholds: Thresholds) -> Conflicts:
-    """Every conflict in ``traffic`` within the horizon, each pair once with ``a < b``."""
+    """Every conflict in ``traffic`` within the horizon, each pair once with ``a < b``.
+
+    When a unit runs more than :data:`WINDOW_M` over the horizon, the horizon
+    is screened window by window, every unit moved along the ground to each
+    window's start, and each pair keeps its least distance.
+    """
+    speed = float(np.linalg.norm(traffic.velocity, axis=-1).max(initial=0.0))
+    windows = _windows(thresholds.horizon_s, speed)
+    if len(windows) == 1:
+        return _screen(traffic, thresholds)
+    best: dict[tuple[int, int], tuple[float, float]] = {}
+    for start, span in windows:
+        moved = traffic
+        if start:
+            pos, vel = geodesy.advance(traffic.position, traffic.velocity, start)
+            moved = Traffic(pos, vel, traffic.alt_m, traffic.group)
+        found = _screen(moved, Thresholds(thresholds.horizontal_m, span, thresholds.vertical_m))
+        for a, b, t, d in zip(
+            found.a.tolist(),
+            found.b.tolist(),
+            found.tcpa_s.tolist(),
+            found.dcpa_m.tolist(),
+            strict=True,
+        ):
+            held = best.get((a, b))
+            if held is None or d < held[1]:
+                best[(a, b)] = (t + start, d)
+    keys = sorted(best)
+    return Conflicts(
+        np.array([k[0] for k in keys], dtype=np.int64),
+        np.array([k[1] for k in keys], dtype=np.int64),
+        np.array([best[k][0] for k in keys]),
+        np.array([best[k][1] for k in keys]),
+    )
+
+
+def _screen(traffic: Traffic, thresholds: Thresholds) -> Conflicts:
     n = len(traffic)
     empty = Conflicts(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     if n < 2 or len(np.unique(traffic.group)) < 2:
@@ -347,11 +428,25 @@ def screen(traffic: Traffic, thresholds: Thresholds) -> Conflicts:
     sag = _sag(travel)
     grow = (limit / 2 + sag + _SLACK_M)[:, None]
     end = p + v * h
-    lo = np.minimum(p, end) - grow
-    hi = np.maximum(p, end) + grow
+    # Every unit stays on the ground, within A of the centre on every axis: a box need
+    # not reach beyond (a tangent run far enough leaves the Earth).
+    edge = geodesy.A + limit
+    lo = np.maximum(np.minimum(p, end) - grow, -edge)
+    hi = np.minimum(np.maximum(p, end) + grow, edge)
     alt = traffic.alt_m
     band_lo, band_hi = _bands(alt, thresholds.vertical_m)
+    bands = band_hi - band_lo + 1
+    budget = 16 * n + 1_000_000
+    if int(bands.sum()) > budget // 4:
+        # Altitudes spread over too many bands for units without one: no bands (the
+        # vertical threshold is still applied to every pair).
+        band_lo = band_hi = np.zeros(n, np.int64)
+        bands = np.ones(n, np.int64)
     strip = float(max(np.median(hi[:, 1] - lo[:, 1]), limit))
+    while int(((np.floor(hi[:, 1] / strip) - np.floor(lo[:, 1] / strip) + 1) * bands).sum()) > (
+        budget
+    ):
+        strip *= 2  # a few very long boxes among short ones: fewer, wider strips
     cols = [np.ascontiguousarray(c) for c in (*p.T, *v.T, *u.T)]
     y_lo, y_hi, z_lo, z_hi = (
         np.ascontiguousarray(c) for c in (lo[:, 1], hi[:, 1], lo[:, 2], hi[:, 2])
