@@ -25,6 +25,14 @@ from detente.agreement.deadlines import (
     DeadlineRule,
     PeriodicExchange,
 )
+from detente.agreement.diff import (
+    CLAUSE_KINDS,
+    AgreementDiff,
+    ClauseDiff,
+    FieldDiff,
+    ItemDiff,
+    diff_agreements,
+)
 from detente.agreement.geography import Holding, MultiPolygon, Polygon, Site, Zone
 from detente.agreement.hotline import ApproachThresholds, Hotline, IncidentThresholds
 from detente.agreement.inspections import (
@@ -47,17 +55,21 @@ from detente.agreement.messages import FREE_TEXT_TYPE, MessageType, Priority
 from detente.agreement.model import Agreement, AgreementSource, InForce, Party
 
 __all__ = [
+    "CLAUSE_KINDS",
     "FREE_TEXT_TYPE",
     "AfterEvent",
     "AfterMessage",
     "Agreement",
+    "AgreementDiff",
     "AgreementSource",
     "AllSample",
     "BeforeEvent",
     "Category",
+    "ClauseDiff",
     "CountingRule",
     "DeadlineRule",
     "DetectionSample",
+    "FieldDiff",
     "FixedSample",
     "Holding",
     "Hotline",
@@ -65,6 +77,7 @@ __all__ = [
     "IncidentThresholds",
     "InForce",
     "InspectionType",
+    "ItemDiff",
     "Limit",
     "LimitStatus",
     "MessageType",
@@ -80,6 +93,7 @@ __all__ = [
     "Zone",
     "builtin_agreement",
     "builtin_names",
+    "diff_agreements",
     "load_agreement",
     "load_agreement_text",
     "resolve_agreement",

@@ -1,33 +1,41 @@
-"""``detente agreement``: list, show and validate agreements.
+"""``detente agreement``: list, show, validate and compare agreements.
 
 Example (shell)::
 
     detente agreement list
     detente agreement show new-start --on 2025-01-01
     detente agreement validate my-treaty.toml --format json
+    detente agreement diff russia-draft-2021 security-replies-2022
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from detente.agreement import (
     AfterEvent,
     AfterMessage,
     Agreement,
+    AgreementDiff,
     AllSample,
     BeforeEvent,
+    ClauseDiff,
     DetectionSample,
+    FieldDiff,
     FixedSample,
     MessageType,
     Priority,
     builtin_agreement,
     builtin_names,
+    diff_agreements,
     load_agreement,
     resolve_agreement,
 )
@@ -44,7 +52,7 @@ from detente.errors import AgreementError
 __all__ = ["agreement_app"]
 
 agreement_app = typer.Typer(
-    help="Agreements: list the built-in ones, show one, validate a TOML file.",
+    help="Agreements: list the built-in ones, show one, validate a TOML file, compare two.",
     no_args_is_help=True,
 )
 
@@ -136,6 +144,32 @@ def validate(
     out.print(f"OK {a.name} {a.id}", markup=False)
 
 
+@agreement_app.command("diff")
+@command_errors
+def diff(
+    first: Annotated[
+        str,
+        typer.Argument(
+            metavar="A", help="A built-in name, a built-in's id prefix, or a TOML file."
+        ),
+    ],
+    second: Annotated[
+        str,
+        typer.Argument(metavar="B", help="The agreement to compare A with, given the same way."),
+    ],
+    fmt: FormatOption = OutputFormat.text,
+) -> None:
+    """Compare two agreements clause by clause: what each lacks, and what differs.
+
+    Exits 0 whatever the differences; 1 when either agreement does not load.
+    """
+    result = diff_agreements(_side("A", first), _side("B", second))
+    if fmt is OutputFormat.json:
+        print_json(result.to_json())
+        return
+    _diff_text(result)
+
+
 # --- helpers ------------------------------------------------------------------
 
 
@@ -161,6 +195,68 @@ def _find(name_or_path: str) -> Agreement:
         if len(matches) == 1:
             return matches[0]
     return resolve_agreement(name_or_path)
+
+
+def _side(side: str, name_or_path: str) -> Agreement:
+    try:
+        return _find(name_or_path)
+    except AgreementError as e:
+        raise AgreementError(f"agreement {side} ({name_or_path}) did not load: {e}") from e
+
+
+_VALUE_WIDTH = 60
+
+
+def _diff_text(result: AgreementDiff) -> None:
+    columns = ("id", "what", f"A: {result.a_name}", f"B: {result.b_name}")
+    out.print(f"A  {result.a_name}  {result.a_id[:_ID_PREFIX]}…", markup=False)
+    out.print(f"B  {result.b_name}  {result.b_id[:_ID_PREFIX]}…", markup=False)
+    same, neither = [], []
+    for clause in result.clauses:
+        if not clause.is_empty():
+            table = Table(title=clause.title, title_justify="left")
+            for column in columns:
+                table.add_column(column, overflow="fold")
+            for row in _diff_rows(clause):
+                table.add_row(*row)
+            out.print(table)
+        elif clause.in_both:
+            same.append(clause.title.lower())
+        else:
+            neither.append(clause.title.lower())
+    if result.is_empty():
+        out.print("No differences in any clause.", markup=False)
+    if same:
+        out.print(f"The same in both: {', '.join(same)}.", markup=False)
+    if neither:
+        out.print(f"In neither: {', '.join(neither)}.", markup=False)
+
+
+def _diff_rows(clause: ClauseDiff) -> list[tuple[str, ...]]:
+    rows = [(i, "only in A", clause.labels.get(i, ""), "") for i in clause.only_a]
+    rows += [(i, "only in B", "", clause.labels.get(i, "")) for i in clause.only_b]
+    for item in clause.differ:
+        rows += [(item.id, *_field_cells(f)) for f in item.fields]
+    return [tuple(escape(cell) for cell in row) for row in rows]
+
+
+def _field_cells(f: FieldDiff) -> tuple[str, str, str]:
+    what = f.field if f.note is None else f"{f.field} ({f.note})"
+    if f.note is not None and f.note.endswith("(compared as whole values)"):
+        return what, _value(f.a, short=True), _value(f.b, short=True)
+    return what, _value(f.a), _value(f.b)
+
+
+def _value(value: Any, *, short: bool = False) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    if short and isinstance(value, dict | list):
+        return "(see --format json)" if len(text) > _VALUE_WIDTH else text
+    return text if len(text) <= _VALUE_WIDTH else text[: _VALUE_WIDTH - 1] + "…"
 
 
 def _show_text(a: Agreement, day: date) -> None:
