@@ -20,6 +20,7 @@ SCRIPTS = [
     "bench_hotline.py",
     "bench_obligations.py",
     "bench_screening.py",
+    "bench_tracing.py",
 ]
 
 
