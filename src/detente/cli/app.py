@@ -24,6 +24,7 @@ from detente.cli._output import (
 from detente.cli.agreement import agreement_app
 from detente.cli.alarms import alarms_app
 from detente.cli.compliance import compliance_app
+from detente.cli.docs import docs_app
 from detente.cli.evidence import evidence_app
 from detente.cli.exercise import exercise_app
 from detente.cli.hotline import hotline_app
@@ -57,6 +58,7 @@ app = typer.Typer(
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(alarms_app, name="alarms")
 app.add_typer(compliance_app, name="compliance")
+app.add_typer(docs_app, name="docs")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(exercise_app, name="exercise")
 app.add_typer(hotline_app, name="hotline")
