@@ -76,7 +76,7 @@ def test_each_recipient_gets_its_own_copy_and_ru_verifies_its_own_offline(networ
     keys = keys_file(network, tmp_path)
     ok = runner.invoke(app, ["docs", "verify", str(path), "--keys", str(keys)])
     assert ok.exit_code == 0, ok.output
-    assert f"us's copy for ru of 'US reply to the Russian proposals'" in ok.output
+    assert "us's copy for ru of 'US reply to the Russian proposals'" in ok.output
     as_json = json.loads(
         runner.invoke(app, ["docs", "verify", str(path), "--keys", str(keys), "-f", "json"]).stdout
     )

@@ -83,9 +83,11 @@ def test_an_approach_raises_an_alert_whose_draft_goes_to_russia_and_recomputes(n
     assert alert["parties"] == ["ru", "us"]
     assert {t["id"] for t in alert["tracks"]} == {"273999002", "366999001"}
 
-    one = network.clients["us"].get(
-        f"/v1/tracks/alerts/{alert['id']}", headers=_auth(network, "us")
-    ).json()
+    one = (
+        network.clients["us"]
+        .get(f"/v1/tracks/alerts/{alert['id']}", headers=_auth(network, "us"))
+        .json()
+    )
     assert [e["kind"] for e in one["events"]] == ["raised"]
     assert len(one["events"][0]["tracks"]) == 2
     incident = one["incident"]
@@ -100,7 +102,10 @@ def test_an_approach_raises_an_alert_whose_draft_goes_to_russia_and_recomputes(n
     assert sent.status_code == 201, sent.text
     ref = f"us:{sent.json()['message']['seq']}"
     assert sent.json()["alert"]["draft"] == {
-        "state": "sent", "ref": ref, "by": "officer", "at": format_time(clock.now)
+        "state": "sent",
+        "ref": ref,
+        "by": "officer",
+        "at": format_time(clock.now),
     }
     again = network.clients["us"].post(
         f"/v1/tracks/alerts/{alert['id']}/send", json={}, headers=_auth(network, "us")
@@ -141,9 +146,7 @@ def test_a_pair_hovering_at_the_threshold_raises_once_and_clears_past_the_margin
     assert [(a["state"], a["clear_reason"]) for a in alerts] == [("cleared", "clear")]
 
 
-def test_same_party_units_are_never_screened_and_bad_reports_are_refused_by_line(
-    network, clock
-):
+def test_same_party_units_are_never_screened_and_bad_reports_are_refused_by_line(network, clock):
     answer = post(
         network,
         "us",
@@ -163,16 +166,14 @@ def test_same_party_units_are_never_screened_and_bad_reports_are_refused_by_line
         (6, "stale"),
         (7, "bad_json"),
     ]
-    quarantine = network.clients["us"].get(
-        "/v1/tracks/quarantine", headers=_auth(network, "us")
-    ).json()
+    quarantine = (
+        network.clients["us"].get("/v1/tracks/quarantine", headers=_auth(network, "us")).json()
+    )
     assert quarantine["total"] == 5
     assert quarantine["by_reason"]["stale"] == 1
 
 
-def test_a_unit_gone_stale_clears_its_alerts_and_a_restart_clears_what_was_raised(
-    network, clock
-):
+def test_a_unit_gone_stale_clears_its_alerts_and_a_restart_clears_what_was_raised(network, clock):
     converging(network, clock)
     service = network.served["us"].app.state.tracks
     clock.advance(seconds=service.config.max_age_seconds + 1)

@@ -34,6 +34,7 @@ from detente.console import (
     live,
     login,
     pages,
+    tracks,
     watch,
 )
 from detente.console.i18n import translations
@@ -53,7 +54,8 @@ def install_console(app: FastAPI) -> None:
     app.state.console_logins = asyncio.Semaphore(CONCURRENT_LOGINS)
     # Read once, when the node starts: live streams wake on the change bell.
     app.state.console_push = live.push_enabled()
-    for module in (login, pages, compose, hotline, incidents, inspections, compliance, watch, live):
+    modules = (login, pages, compose, hotline, incidents, inspections, compliance, tracks, watch)
+    for module in (*modules, live):
         app.include_router(module.router)
     app.mount(
         "/console/static",

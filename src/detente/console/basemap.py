@@ -33,7 +33,16 @@ from detente.console import _svgpath
 from detente.console._antimeridian import close_polar, split_line, unwrap, world_copies
 from detente.console.projection import MAX_LATITUDE, WORLD_WIDTH, Box, project, world_box
 
-__all__ = ["BaseMap", "Box", "home_box", "load_basemap", "project", "render_map", "zone_rings"]
+__all__ = [
+    "BaseMap",
+    "Box",
+    "home_box",
+    "load_basemap",
+    "marker_scale",
+    "project",
+    "render_map",
+    "zone_rings",
+]
 
 DEFAULT_LABEL: Final = "Map of the agreement's zones and sites"
 _FORMAT: Final = "detente-basemap/1"
@@ -145,6 +154,11 @@ def home_box(agreement: Agreement) -> Box:
     return world_box() if home.width >= WORLD_WIDTH else home
 
 
+def marker_scale(agreement: Agreement) -> float:
+    """The markers' scale at the first view, until map.js sets the real one."""
+    return home_box(agreement).width / _NOMINAL_PIXELS
+
+
 def _zone(zone: Zone) -> Markup:
     rings = [ring for polygon in zone_rings(zone) for ring in polygon]
     copies = Markup().join(
@@ -178,7 +192,11 @@ def _site(site: Site, party_name: str, scale: float) -> Markup:
 
 
 def render_map(
-    agreement: Agreement, *, label: str = DEFAULT_LABEL, described_by: str = ""
+    agreement: Agreement,
+    *,
+    label: str = DEFAULT_LABEL,
+    described_by: str = "",
+    overlay: Markup | None = None,
 ) -> Markup:
     """The agreement's map as an inline ``<svg id="map">``, safe to embed.
 
@@ -187,13 +205,15 @@ def render_map(
         label: The accessible name (``aria-label``), already translated.
         described_by: The id of the page's element that says how to pan
             and zoom with the keyboard (``aria-describedby``), if any.
+        overlay: Drawn over the sites, as it is: the live picture of units
+            and alerts (:func:`detente.console.trackmap.render_tracks`).
 
     Returns:
         Markup a Jinja template inserts without ``|safe``: every piece of
         agreement text in it is escaped.
     """
-    home, world = home_box(agreement), world_box()
-    scale = home.width / _NOMINAL_PIXELS
+    world = world_box()
+    home, scale = home_box(agreement), marker_scale(agreement)
     parties = {party.id: party.name for party in agreement.parties}
     zones = Markup().join(_zone(zone) for zone in agreement.zones.values())
     sites = Markup().join(
@@ -206,7 +226,7 @@ def render_map(
         ' data-max-latitude="{max_lat:g}" data-home="{home}" data-world="{world}">'
         '<defs><clipPath id="map-world">{clip}</clipPath></defs>{base}'
         '<g class="zones" clip-path="url(#map-world)">{zones}</g>'
-        '<g class="sites">{sites}</g></svg>'
+        '<g class="sites">{sites}</g>{overlay}</svg>'
     ).format(
         home=home,
         label=label,
@@ -218,4 +238,5 @@ def render_map(
         base=_base_layers(),
         zones=zones,
         sites=sites,
+        overlay=overlay or Markup(),
     )

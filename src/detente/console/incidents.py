@@ -7,13 +7,19 @@ the report, in order, and each side's accounts side by side; an operator
 who may send adds this side's account or says the incident is explained,
 closed (for this side: it is closed once every side has closed it) or
 open again. The report form itself is on the hotline page.
+
+A report drafted from a close-approach alert carries the ``screening``
+that raised it (the two units' reports, the instant, the thresholds and
+the predicted geometry); the page screens that pair again here, from the
+message alone (:func:`detente.tracks.recompute.recompute`), and says
+whether this node's call agrees with the reporter's.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
@@ -32,8 +38,9 @@ from detente.node.hotline import INCIDENT_STATUSES, add_account, report_incident
 from detente.node.line import line_state
 from detente.node.operators import require
 from detente.node.sessions import Session
+from detente.tracks.recompute import Recomputed, recompute
 
-__all__ = ["router"]
+__all__ = ["router", "screening_check"]
 
 router = APIRouter(prefix="/console/hotline/incidents", include_in_schema=False)
 
@@ -62,6 +69,22 @@ def _incident(node: Node, ref: str) -> Incident:
     return found
 
 
+def screening_check(body: Mapping[str, Any] | None) -> tuple[Recomputed | None, str]:
+    """The close approach a report's ``screening`` claims, recomputed; or why it cannot be.
+
+    ``(None, "")`` for a report without a ``screening`` object.
+    """
+    screening = (body or {}).get("screening")
+    if screening is None:
+        return None, ""
+    if not isinstance(screening, Mapping):
+        return None, "screening: not an object"
+    try:
+        return recompute(screening), ""
+    except DetenteError as e:
+        return None, str(e)
+
+
 def _thread_page(
     request: Request,
     session: Session,
@@ -74,6 +97,7 @@ def _thread_page(
     node = _node(request)
     accounts = incident.accounts()
     said = request.query_params.get("done", "")
+    recomputed, unrecomputable = screening_check(incident.entries[0].body)
     return render(
         request,
         "incident.html",
@@ -87,6 +111,8 @@ def _thread_page(
         errors=errors or {},
         nonce=((values or {}).get("nonce") or [secrets.token_urlsafe(16)])[0][:64],
         done=said if said in _THREAD_DONE else "",
+        recomputed=recomputed,
+        unrecomputable=unrecomputable,
     )
 
 

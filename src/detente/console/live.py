@@ -19,6 +19,15 @@ database (the CLI) does not ring this process's bell. With
 ``DETENTE_CONSOLE_PUSH=0`` in the node's environment at start, streams
 only poll (the reference the benchmark compares against).
 
+The track picture of close-approach screening lives in the serving
+process: its version (which grows with every report and alert event)
+counts only for the pages that show it, whose stream says ``?tracks=1``
+(:func:`detente.console.web.shows_tracks`). A report rings no bell unless
+it raises, updates or clears an alert (a request posting it does, as any
+write), so the poll picks up a feed's reports. Units move without reports:
+the map refreshes its picture on a timer of its own as well (``console.js``,
+``data-live-every``).
+
 A stream ends after :data:`STREAM_SECONDS`; the browser's EventSource
 reconnects by itself, so a stopping node is never held open by a console.
 A stream the node ends itself says ``retry`` :data:`RECONNECT_MS` last, so
@@ -40,8 +49,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from detente.console.snapshot import COUNTERS, Snapshot, decode, encode, flash_arrived, snapshot
-from detente.console.web import current_session
+from detente.console.snapshot import COUNTERS, Snapshot, decode, encode, flash_arrived
+from detente.console.web import current_session, page_snapshot
 from detente.node.directory import Node
 from detente.node.sessions import Session
 
@@ -72,9 +81,11 @@ def _event(current: Snapshot, flash: bool) -> str:
 
 @router.get("/events")
 async def events(request: Request, session: SessionDep) -> StreamingResponse:
-    """The event stream of this console (text/event-stream)."""
+    """The event stream of this console (text/event-stream); ``?tracks=1`` counts the
+    track picture's changes too (the map's and the alerts' pages ask for it)."""
     node: Node = request.app.state.node
     push: bool = request.app.state.console_push
+    tracks = request.query_params.get("tracks") == "1"
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
@@ -89,7 +100,7 @@ async def events(request: Request, session: SessionDep) -> StreamingResponse:
                 return
             # Before reading: a ring while the snapshot is read wakes the wait below.
             rings = node.bell.rings
-            current = await run_in_threadpool(snapshot, node)
+            current = await run_in_threadpool(page_snapshot, request, tracks=tracks)
             if current != last:
                 flash = last is not None and await run_in_threadpool(
                     flash_arrived, node, last, current

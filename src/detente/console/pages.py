@@ -1,10 +1,11 @@
-"""The console's reading pages: overview, inbox, outbox, a message, the record, the map.
+"""The console's reading pages: overview, inbox, outbox, a message, the record.
 
 Pages read through the same service functions as the operator API, so the
 console shows what ``/v1/...`` answers and nothing else. Lists are filtered
 on the server (plain GET forms), so they work without JavaScript; with it,
 ``console.js`` refreshes the regions marked ``data-live`` when the node's
-state changes (see :mod:`detente.console.live`).
+state changes (see :mod:`detente.console.live`). The map, with the units
+and alerts of close-approach screening, is :mod:`detente.console.tracks`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from starlette.concurrency import run_in_threadpool
 
 from detente.api import messages as api
 from detente.api.peer import MAX_SEQ
-from detente.console.basemap import render_map
-from detente.console.i18n import translations
 from detente.console.web import current_session, read_form, render
 from detente.errors import InputError, NotFoundError
 from detente.exchange.early import early_entries_ahead
@@ -289,21 +288,3 @@ def evidence(
                 headers={"Content-Disposition": f'attachment; filename="evidence-{alarm_id}.json"'},
             )
     raise NotFoundError(f"alarm {alarm_id} has no evidence")
-
-
-@router.get("/map")
-def map_page(request: Request, session: SessionDep) -> Response:
-    """Zones and sites of the agreement on the offline base map."""
-    node = _node(request)
-    return render(
-        request,
-        "map.html",
-        session=session,
-        svg=render_map(
-            node.agreement,
-            label=translations(session.language).gettext("Map of the agreement's sites and zones"),
-            described_by="map-help",
-        ),
-        sites=sorted(node.agreement.sites.values(), key=lambda s: s.id),
-        zones=sorted(node.agreement.zones.values(), key=lambda z: z.id),
-    )

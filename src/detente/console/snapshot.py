@@ -4,8 +4,14 @@ A page carries the snapshot it was rendered from (``data-version``) and
 the event stream compares against it, so a change that lands between the
 page's rendering and the stream's first event is not missed.
 
+The track picture (close-approach screening) is held in the serving
+process, not in tables: its part of the snapshot is the
+:class:`~detente.node.tracks.TrackService`'s ``version``, which the caller
+passes for the pages that show tracks (and 0 for the others, which a
+busy feed must not keep refreshing).
+
 Example:
-    >>> snapshot = ((("us", 2),), (0,) * 8, 1)
+    >>> snapshot = ((("us", 2),), (0,) * 10, 1)
     >>> decode(encode(snapshot)) == snapshot
     True
 """
@@ -28,21 +34,26 @@ from detente.store.schema import (
     entries,
     priority_lane,
     releases,
+    track_alerts,
     watch_log,
 )
 
 __all__ = ["COUNTERS", "Snapshot", "decode", "encode", "flash_arrived", "snapshot"]
 
 _FLASH_SCAN = 200
-COUNTERS = 8
+COUNTERS = 10
 _MAX_EVENT_ID = 8192
 
 Snapshot = tuple[tuple[tuple[str, int], ...], tuple[int, ...], int]
 """(per log: party and size; other tables' counters; unacknowledged alarms)."""
 
 
-def snapshot(node: Node) -> Snapshot:
-    """The sizes that change when anything a page shows changes."""
+def snapshot(node: Node, *, tracks_version: int = 0) -> Snapshot:
+    """The sizes that change when anything a page shows changes.
+
+    ``tracks_version`` is the track picture's version, for a page that
+    shows it; the alerts' drafts sent or dismissed are counted here.
+    """
     with node.database.engine.connect() as conn:
         sizes = tuple(
             (str(party), int(top) + 1)
@@ -63,8 +74,9 @@ def snapshot(node: Node) -> Snapshot:
                 select(func.count()).select_from(releases),
                 select(func.count(releases.c.decided_at)),
                 select(func.max(watch_log.c.id)),
+                select(func.count(track_alerts.c.decided_at)),
             )
-        )
+        ) + (int(tracks_version),)
         unacknowledged = int(
             conn.execute(
                 select(func.count()).select_from(alarms).where(alarms.c.acknowledged_at.is_(None))

@@ -12,6 +12,10 @@
   from carrying the session; the token does not rely on it.
 - **Content-Security-Policy.** Nothing inline, nothing from elsewhere:
   scripts, styles, images and connections only from the node itself.
+- **Live scope.** The pages that show the track picture (the map, an
+  alert's page: :func:`shows_tracks`) count its version in their snapshot
+  and ask the event stream to (``?tracks=1``); the others do not, so a
+  busy feed of positions does not keep every console refetching its page.
 
 Example:
     >>> SECURITY_HEADERS["Content-Security-Policy"].split(";")[0]
@@ -35,7 +39,7 @@ from markupsafe import Markup
 
 from detente.api.deps import read_limited
 from detente.console.i18n import translations
-from detente.console.snapshot import encode, snapshot
+from detente.console.snapshot import Snapshot, encode, snapshot
 from detente.errors import InputError, PermissionDeniedError
 from detente.node.alarms import list_alarms
 from detente.node.directory import Node
@@ -48,8 +52,10 @@ __all__ = [
     "LoginRequired",
     "cookie_name",
     "current_session",
+    "page_snapshot",
     "read_form",
     "render",
+    "shows_tracks",
 ]
 
 MAX_FORM_BYTES = 1024 * 1024
@@ -74,6 +80,29 @@ class LoginRequired(Exception):  # noqa: N818 - a control-flow signal, answered 
     def __init__(self, next_path: str) -> None:
         super().__init__(next_path)
         self.next_path = next_path
+
+
+#: The pages that show the track picture: the map and the alerts' pages.
+_TRACK_PAGES = ("/console/map", "/console/tracks/")
+
+
+def shows_tracks(path: str) -> bool:
+    """Whether the page at ``path`` shows tracks, and refreshes when they change.
+
+    >>> shows_tracks("/console/map"), shows_tracks("/console/tracks/alerts/3")
+    (True, True)
+    >>> shows_tracks("/console/inbox")
+    False
+    """
+    return path == _TRACK_PAGES[0] or path.startswith(_TRACK_PAGES[1])
+
+
+def page_snapshot(request: Request, *, tracks: bool) -> Snapshot:
+    """The node's snapshot as a page sees it; with ``tracks``, the track picture's version too."""
+    node: Node = request.app.state.node
+    service = getattr(request.app.state, "tracks", None)
+    version = int(getattr(service, "version", 0)) if tracks and service is not None else 0
+    return snapshot(node, tracks_version=version)
 
 
 def cookie_name(node: Node) -> str:
@@ -101,7 +130,9 @@ def current_session(request: Request) -> Session:
     if request.method == "GET" and request.url.path != "/console/events":
         # Read before the page reads its data: a change that lands meanwhile
         # makes the stream's first event differ, and the page refreshes.
-        request.state.version = encode(snapshot(node))
+        request.state.version = encode(
+            page_snapshot(request, tracks=shows_tracks(request.url.path))
+        )
     return session
 
 
@@ -185,6 +216,7 @@ def render(
         quote=quote,
         banner_alarms=[] if session is None else list_alarms(node),
         version=version if session is not None else "",
+        live_tracks=shows_tracks(request.url.path),
         **context,
     )
     return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})

@@ -1,6 +1,7 @@
 // Détente console: local times beside UTC ones, live refresh of the regions
-// marked data-live, an audible alert for FLASH messages and alarms, and the
-// emergency line's deadlines counting down.
+// marked data-live (and, on a timer, of those marked data-live-every), an
+// audible alert for FLASH messages and alarms, and the emergency line's
+// deadlines and the close approaches' times counting down.
 // Loaded with defer; nothing inline (the Content-Security-Policy forbids it).
 "use strict";
 
@@ -88,14 +89,57 @@
     return false;
   }
 
-  async function refresh() {
+  // Regions that change by themselves (the map's moving units) say every how
+  // many seconds to refresh them (data-live-every; 0 for never). The pages of
+  // the track picture (their stream counts it: tracks=1) are refreshed at
+  // most once a second, however busy the feeds.
+  const timedEvery = () => {
+    const el = document.querySelector("[data-live-every]");
+    return el ? Number(el.dataset.liveEvery) || 0 : 0;
+  };
+  const tracksPage = /[?&]tracks=1(&|$)/.test(body.dataset.liveEvents || "");
+  let running = false;
+  let pending = null; // "all" or "timed": what to refresh once the current one ends
+  let lastRefresh = Date.now();
+
+  function refresh(scope = "all") {
+    if (!tracksPage) {
+      // Every other page: at once, as each change comes (a FLASH message).
+      swap(scope).catch(() => {});
+      return;
+    }
+    if (running) {
+      pending = pending === "all" || scope === "all" ? "all" : "timed";
+      return;
+    }
+    running = true;
+    setTimeout(() => {
+      lastRefresh = Date.now();
+      swap(scope).catch(() => {}).finally(() => {
+        running = false;
+        const next = pending;
+        pending = null;
+        if (next) refresh(next);
+      });
+    }, Math.max(1000 - (Date.now() - lastRefresh), 0));
+  }
+
+  function tickTimed() {
+    const every = timedEvery();
+    if (every > 0 && !document.hidden && Date.now() - lastRefresh >= every * 1000) {
+      refresh("timed");
+    }
+  }
+
+  async function swap(scope) {
     // The page as it is now, without re-running a verification it showed.
     const url = new URL(location.href);
     url.searchParams.delete("verify");
     const response = await fetch(url, { credentials: "same-origin" });
     if (!response.ok) return;
     const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-    for (const fresh of doc.querySelectorAll("[data-live]")) {
+    const regions = scope === "timed" ? "[data-live][data-live-every]" : "[data-live]";
+    for (const fresh of doc.querySelectorAll(regions)) {
       const name = fresh.getAttribute("data-live");
       const current = document.querySelector('[data-live="' + name + '"]');
       if (current && current.innerHTML !== fresh.innerHTML && !busy(current)) {
@@ -146,6 +190,6 @@
   localTimes(document);
   tickClock();
   tickDeadlines();
-  setInterval(() => { tickClock(); tickDeadlines(); }, 1000);
+  setInterval(() => { tickClock(); tickDeadlines(); tickTimed(); }, 1000);
   listen();
 })();

@@ -3,7 +3,7 @@
 // with the map focused the arrow keys pan, + and - zoom and 0 resets.
 // Buttons anywhere on the page with data-map-action="zoom-in|zoom-out|
 // reset|left|right|up|down" do the same. Markers (class "glyph") keep one
-// size on screen. window.DetenteMap.project() is the projection of
+// size on screen, also those of units and alerts swapped in live. window.DetenteMap.project() is the projection of
 // projection.py, with its constants read from the svg's data-* attributes.
 // After each change of view the svg fires "detente-map-view".
 "use strict";
@@ -169,6 +169,9 @@
   svg.addEventListener("pointercancel", release);
 
   new ResizeObserver(() => show(view)).observe(svg);
+  // console.js swaps in the live picture of units and alerts (trackmap.py):
+  // its markers take the view's scale at once.
+  new MutationObserver(() => show(view)).observe(svg, { childList: true, subtree: true });
 
   window.DetenteMap = Object.freeze({ project, svg });
 })();
