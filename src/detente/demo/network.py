@@ -42,6 +42,7 @@ from rich.table import Table
 
 from detente.demo.approach import close_approach, configure_feed
 from detente.demo.compliance import data_and_compliance
+from detente.demo.papers import the_papers
 from detente.demo.ports import free_port
 from detente.demo.story import StepFailed, Story, console
 from detente.demo.visit import transparency_visit
@@ -222,6 +223,7 @@ def _tell(story: Story, network: _Network, workdir: Path) -> None:
     close_approach(story, network, network.ais_port)
     transparency_visit(story, network, workdir)
     data_and_compliance(story, network, workdir)
+    the_papers(story, network, workdir)
     _verify_everything(story, network, workdir)
 
 
