@@ -213,7 +213,7 @@ def _refine(
 ) -> tuple[Array, Array]:
     """Closest approach on the ground, starting from the linear estimate ``t0``."""
     t = t0
-    for _ in range(3):
+    for _ in range(2):
         qa, wa = geodesy.advance(pa, va, t)
         qb, wb = geodesy.advance(pb, vb, t)
         dt, _ = closest_approach(qa, wa, qb, wb, horizon_s)
