@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from detente import __version__
 from detente.api import (
     alarms,
+    documents,
     hotline,
     inspections,
     measures,
@@ -227,6 +228,7 @@ def create_app(
     app.include_router(report.router)
     app.include_router(settlement.router)
     app.include_router(tracks.router)
+    app.include_router(documents.router)
 
     install_console(app)
     app.add_middleware(_RingAfterChanges, bell=node.bell)

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from detente.console import (
     compliance,
     compose,
+    documents,
     hotline,
     incidents,
     inspections,
@@ -54,7 +55,19 @@ def install_console(app: FastAPI) -> None:
     app.state.console_logins = asyncio.Semaphore(CONCURRENT_LOGINS)
     # Read once, when the node starts: live streams wake on the change bell.
     app.state.console_push = live.push_enabled()
-    modules = (login, pages, compose, hotline, incidents, inspections, compliance, tracks, watch)
+    app.state.console_documents = documents.OneTimeKeys()
+    modules = (
+        login,
+        pages,
+        compose,
+        hotline,
+        incidents,
+        inspections,
+        compliance,
+        tracks,
+        documents,
+        watch,
+    )
     for module in (*modules, live):
         app.include_router(module.router)
     app.mount(

@@ -8,10 +8,10 @@ embedded marking. The original text is kept under the node's directory
 (``documents/<id>.txt``), since tracing needs it; the key in
 ``document.key`` (created on first use, readable by the owner only).
 
-:func:`save_copy` writes a held copy and its proof (the message's receipt,
-:func:`~detente.documents.proof.make_proof`) so that anyone can check it
-with public keys alone; :func:`trace_file` tells the issuing node whose copy
-a leaked file is.
+:func:`copy_and_proof` gives a held copy and its proof (the message's
+receipt, :func:`~detente.documents.proof.make_proof`), so that anyone can
+check it with public keys alone; :func:`save_copy` writes the two to files.
+:func:`trace_file` tells the issuing node whose copy a leaked file is.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from detente.store.tree import StoredTree
 __all__ = [
     "KEY_FILE",
     "MAX_DOCUMENT_BYTES",
+    "copy_and_proof",
     "issue_document",
     "list_documents",
     "save_copy",
@@ -219,13 +220,15 @@ def _proof_from_mirror(conn: Connection, node: Node, party: str, seq: int) -> di
     )
 
 
-def save_copy(node: Node, ref: str, out: Path) -> tuple[Path, Path]:
-    """Write the copy ``ref`` holds into the folder ``out``, and its proof beside it.
+def copy_and_proof(node: Node, ref: str) -> tuple[str, bytes, dict[str, Any]]:
+    """The copy ``ref`` holds, as a file name, its bytes and its proof.
 
     On the issuing node the proof is the recipient's receipt; on the
-    recipient's, the cosignature it gave. Returns the two paths.
+    recipient's, the cosignature it gave. :func:`save_copy` writes the
+    three to a folder; the API and the console send them.
 
     Raises:
+        InputError: ``ref`` is not ``party:seq``.
         NotFoundError: no such document copy, or not yet receipted.
     """
     party, _, seq_text = ref.partition(":")
@@ -251,11 +254,25 @@ def save_copy(node: Node, ref: str, out: Path) -> tuple[Path, Path]:
         else (".md" if body["media_type"] == "text/markdown" else ".txt")
     )
     stem = _SAFE.sub("-", body["title"]).strip("-")[:60] or "document"
+    name = f"{stem}-{party}-{seq}{suffix}"
+    return name, base64.b64decode(body["content"]), make_proof(receipt, body)
+
+
+def save_copy(node: Node, ref: str, out: Path) -> tuple[Path, Path]:
+    """Write the copy ``ref`` holds into the folder ``out``, and its proof beside it.
+
+    The files are :func:`copy_and_proof`'s: ``NAME`` and ``NAME.proof.json``.
+    Returns the two paths.
+
+    Raises:
+        NotFoundError: no such document copy, or not yet receipted.
+    """
+    name, data, proof = copy_and_proof(node, ref)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{stem}-{party}-{seq}{suffix}"
-    path.write_bytes(base64.b64decode(body["content"]))
+    path = out / name
+    path.write_bytes(data)
     proof_path = path.with_name(path.name + ".proof.json")
-    proof_path.write_text(json.dumps(make_proof(receipt, body), indent=2) + "\n", encoding="utf-8")
+    proof_path.write_text(json.dumps(proof, indent=2) + "\n", encoding="utf-8")
     return path, proof_path
 
 
