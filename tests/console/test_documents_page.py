@@ -213,3 +213,11 @@ def test_the_page_in_russian(line, issued):
     for text in ("Документы", "Выпустить документ", "Проверить копию", "Отследить"):
         assert text in page.text, text
     assert "Issue a document" not in page.text
+
+
+def test_the_message_page_shows_a_copy_by_its_size_not_inline(line, issued):
+    officer, _ = issued
+    copies = {d["recipient"]: d for d in list_documents(line.node("us"))}
+    page = officer.get(f"/console/messages/{copies['ru']['ref'].replace(':', '/')}").text
+    assert f"({copies['ru']['length']} bytes: download the copy from the Documents page)" in page
+    assert copies["ru"]["sha256"] in page

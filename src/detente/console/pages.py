@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from detente.api import messages as api
 from detente.api.peer import MAX_SEQ
 from detente.console.web import current_session, read_form, render
+from detente.documents.proof import DOCUMENT_TYPE
 from detente.errors import InputError, NotFoundError
 from detente.exchange.early import early_entries_ahead
 from detente.node.alarms import acknowledge, list_alarms
@@ -193,13 +194,25 @@ async def message(
         seq=seq,
         header=envelope.header.to_json(),
         leaf_hash=envelope.leaf_hash.hex(),
-        body=None if body is None else json.loads(body),
+        body=None if body is None else _shown_body(envelope.header.type, json.loads(body)),
         receipts=receipts,
         received_at=received_at,
         check=check,
         ahead=ahead,
         sent=bool(request.query_params.get("sent")),
     )
+
+
+def _shown_body(type_id: str, body: Any) -> Any:
+    """The body as the message page shows it: a document's copy (up to megabytes of
+    base64) by its size and where to get it, not inline."""
+    if type_id == DOCUMENT_TYPE and isinstance(body, dict) and "content" in body:
+        shown = dict(body)
+        shown["content"] = (
+            f"({body.get('length', '?')} bytes: download the copy from the Documents page)"
+        )
+        return shown
+    return body
 
 
 @router.get("/messages/{party}/{seq}/receipts/{peer}")
