@@ -208,16 +208,18 @@ def test_the_same_pairs_as_every_pair_screened_alone():
 
 
 def test_one_very_fast_unit_among_stationary_ones_does_not_explode_the_sweep():
-    # A unit at 1,500 m/s for a day runs 130,000 km: its box is the whole Earth, which
-    # with a 1 m threshold once meant billions of strips (96 GiB). Now a few wide strips.
+    # A unit at 1,500 m/s for three hours runs 16,200 km: its box spans the Earth, which
+    # with a 1 m threshold once meant billions of strips (96 GiB). Now a few wide strips,
+    # and the horizon in windows.
     traffic = Traffic.from_columns(
-        lat=[55.0, 55.5, 56.0],
+        lat=[55.0, 55.5, 54.0],
         lon=[19.0, 19.0, 19.0],
         course_deg=[0, 0, 0],
         speed_mps=[0, 0, 1500],
         group=[0, 1, 2],
     )
-    found = screen(traffic, Thresholds(horizontal_m=1.0, horizon_s=86_400))
+    found = screen(traffic, Thresholds(horizontal_m=1.0, horizon_s=3 * 3600))
     # The fast unit heads north along the meridian of the two others and passes them.
     assert sorted(zip(found.a.tolist(), found.b.tolist(), strict=True)) == [(0, 2), (1, 2)]
     assert all(d < 1.0 for d in found.dcpa_m.tolist())
+    assert found.tcpa_s.tolist() == pytest.approx([74.2, 111.3], abs=1.0)

@@ -284,7 +284,8 @@ def trace_file(node: Node, data: bytes, *, name: str) -> dict[str, Any]:
 
     Raises:
         NotFoundError: this node issued no document.
-        EncodingError: the file is neither UTF-8 text nor a readable PDF.
+        EncodingError: a PDF that cannot be read (text is read as UTF-8, any bad
+            byte replaced).
     """
     if len(data) > MAX_DOCUMENT_BYTES:
         raise TooLargeError(f"{name}: {len(data)} bytes (at most {MAX_DOCUMENT_BYTES})")
@@ -295,7 +296,8 @@ def trace_file(node: Node, data: bytes, *, name: str) -> dict[str, Any]:
     key = document_key(node)
     is_pdf = data[:5] == b"%PDF-"
     tag = pdf_tag(data) if is_pdf else None
-    text = pdf_text(data) if is_pdf else _text(data, name)
+    # A leak is evidence, not signed content: an excerpt cut inside a character still counts.
+    text = pdf_text(data) if is_pdf else data.decode("utf-8", errors="replace")
     documents: dict[str, list[_Held]] = {}
     for h in issued:
         documents.setdefault(h.body["document_id"], []).append(h)
