@@ -181,9 +181,9 @@ def create_app(
                 watch = LineWatch(node, on_sent=sender.wake)
                 watch.start()
         screening = app.state.tracks
-        if screening is not None and start_sender:
-            screening.start()
         try:
+            if screening is not None and start_sender:
+                screening.start()
             yield
         finally:
             if screening is not None and start_sender:

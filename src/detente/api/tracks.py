@@ -77,6 +77,8 @@ def _lines(raw: bytes) -> list[tuple[int, bytes]]:
     if text.startswith(b"["):
         try:
             items = json.loads(raw)
+        except RecursionError:
+            raise InputError("reports: nested too deeply") from None
         except ValueError as e:
             raise InputError(f"reports: not a JSON array ({e})") from e
         if not isinstance(items, list):

@@ -169,12 +169,16 @@ class TrackService:
                 report = _with_received(report, now)
             self._latest[report.id] = report
             self.version += 1
-            at = report.time.timestamp()
+            # Screened from now, as the sweep is: a late report's unit is moved on to now.
+            at = max(now, report.time).timestamp()
             events: list[tuple[str, AlertEvent]] = []
             for domain in self._domains.values():
                 if domain.name == "sea" and report.kind == "aircraft":
                     if domain.screener.remove(report.id):
-                        events += [("sea", e) for e in domain.book.drop([report.id], at=at)]
+                        events += [
+                            ("sea", e)
+                            for e in domain.book.drop([report.id], at=at, reason="domain")
+                        ]
                     continue
                 pairs = domain.screener.update(
                     report.id,
@@ -183,8 +187,9 @@ class TrackService:
                     lon=report.lon,
                     course_deg=report.course_deg,
                     speed_mps=report.speed_mps,
-                    time=at,
+                    time=report.time.timestamp(),
                     alt_m=report.alt_m,
+                    now=at,
                 )
                 if domain.name == "air":
                     pairs = [g for g in pairs if self._has_aircraft(g)]
@@ -213,9 +218,6 @@ class TrackService:
             for domain in self._domains.values():
                 stale = domain.screener.expire(at)
                 events += [(domain.name, e) for e in domain.book.drop(stale, at=at)]
-            held = {u for d in self._domains.values() for u in d.screener.parties()}
-            for unit in [u for u in self._latest if u not in held]:
-                del self._latest[unit]
             if at - self._last_sweep >= self.config.sweep_seconds:
                 self._last_sweep = at
                 for domain in self._domains.values():
@@ -223,7 +225,11 @@ class TrackService:
                     if domain.name == "air":
                         pairs = [g for g in pairs if self._has_aircraft(g)]
                     events += [(domain.name, e) for e in domain.book.sweep(pairs, at=at)]
+            # Written while the stale units' reports are still held: each event keeps them.
             self._record(events)
+            held = {u for d in self._domains.values() for u in d.screener.parties()}
+            for unit in [u for u in self._latest if u not in held]:
+                del self._latest[unit]
             if events:
                 self.version += 1
         self._watch_feeds(now)
@@ -312,11 +318,23 @@ class TrackService:
     # --- running ------------------------------------------------------------------
 
     def start(self, *, interval: float = 1.0) -> None:
-        """Start the feeds and the ticking thread."""
-        for cfg in self.config.feeds:
+        """Start the feeds and the ticking thread; on a failure, stop what was started.
+
+        Raises:
+            ConfigError: a feed's source cannot be opened (a UDP port taken, say).
+        """
+        sources = []
+        try:
+            for cfg in self.config.feeds:
+                sources.append(open_source(cfg, self.node.directory, clock=self.node.clock))
+        except BaseException:
+            for source in sources:
+                source.close()
+            raise
+        for cfg, source in zip(self.config.feeds, sources, strict=True):
             feed = Feed(
                 cfg.name,
-                open_source(cfg, self.node.directory, clock=self.node.clock),
+                source,
                 format=cfg.format,
                 registry=self.registry,
                 quarantine=self.quarantine,
@@ -339,9 +357,11 @@ class TrackService:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _from_feed(self, report: TrackReport) -> None:
+    def _from_feed(self, report: TrackReport) -> bool:
+        """Screen a feed's report; False if refused (a feed of refused reports is silent)."""
         try:
             self.submit(report)
+            return True
         except ReportError as e:
             self.quarantine.add(
                 Rejection.of(
@@ -353,6 +373,7 @@ class TrackService:
                     received=report.received,
                 )
             )
+            return False
 
     def _loop(self, interval: float) -> None:
         while not self._stop.is_set():
@@ -440,6 +461,8 @@ class TrackService:
                 values.update(tcpa_s=e.tcpa_s, dcpa_m=e.dcpa_m, dalt_m=e.dalt_m)
                 values["tracks"] = json.dumps(tracks)
             else:
+                # updated_at stays the instant of the last call: the draft is built from it.
+                del values["updated_at"]
                 values.update(state="cleared", cleared_at=at, clear_reason=e.reason or "clear")
                 del self._open[key]
             conn.execute(update(track_alerts).where(track_alerts.c.id == alert_id).values(**values))

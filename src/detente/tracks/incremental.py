@@ -153,8 +153,12 @@ class Screener:
         speed_mps: float,
         time: float,
         alt_m: float | None = None,
+        now: float | None = None,
     ) -> list[Geometry]:
-        """Take one report (``time`` in seconds, any epoch) and screen its unit at that time.
+        """Take one report (``time`` in seconds, any epoch) and screen its unit.
+
+        The instant screened is ``now`` (the unit moved on to it from its
+        report, as every other unit is), or the report's own time without it.
 
         Returns every pair with this unit whose closest approach within the
         horizon is under ``watch_m`` (and, with altitudes and a vertical
@@ -168,7 +172,10 @@ class Screener:
         )
         held = self._units.get(unit)
         if held is not None:
-            self._cells[held.cls][held.cell].discard(held.slot)
+            members = self._cells[held.cls][held.cell]
+            members.discard(held.slot)
+            if not members:
+                del self._cells[held.cls][held.cell]
             slot = held.slot
         else:
             if not self._free:
@@ -188,13 +195,15 @@ class Screener:
         cell = self._cell(cls, pos)
         self._units[unit] = _Unit(slot, cls, cell)
         self._cells[cls].setdefault(cell, set()).add(slot)
-        others = self._near(slot, pos, speed_mps)
-        return self._judge(slot, others, time)
+        at = time if now is None else max(now, time)
+        others = self._near(slot, pos, speed_mps, at - time)
+        return self._judge(slot, others, at)
 
-    def _near(self, slot: int, pos: np.ndarray, speed: float) -> np.ndarray:
-        """Slots of other parties' units that might come within ``watch_m`` of ``slot``."""
+    def _near(self, slot: int, pos: np.ndarray, speed: float, ahead: float) -> np.ndarray:
+        """Slots of other parties' units that might come within ``watch_m`` of ``slot``
+        (whose report is ``ahead`` seconds older than the instant screened)."""
         found: list[int] = []
-        travel = speed * self.thresholds.horizon_s
+        travel = speed * (self.thresholds.horizon_s + ahead)
         for cls, cells in enumerate(self._cells):
             if not cells:
                 continue
@@ -224,7 +233,8 @@ class Screener:
             keep &= ~(np.abs(self._alt[others] - self._alt[slot]) >= vertical * (1 - 1e-9))
         # Only units that can reach the watch radius of this one before the horizon ends.
         speed = self._speed[others]
-        own = float(self._speed[slot]) * h
+        own_age = time - float(self._time[slot])
+        own = float(self._speed[slot]) * (h + abs(own_age))
         gap = np.linalg.norm(self._pos[others] - self._pos[slot], axis=-1)
         travel = speed * (np.abs(age) + h) + own
         keep &= gap <= travel + self.watch_m + 2 * (travel * travel / geodesy.MIN_RADIUS) + 1.0
@@ -237,8 +247,11 @@ class Screener:
             pos, vel = pos.copy(), vel.copy()
             pos[move], vel[move] = geodesy.advance(pos[move], vel[move], age[move])
         n = others.size
-        pa = np.broadcast_to(self._pos[slot], (n, 3)).copy()
-        va = np.broadcast_to(self._vel[slot], (n, 3)).copy()
+        me_pos, me_vel = self._pos[slot : slot + 1], self._vel[slot : slot + 1]
+        if own_age:
+            me_pos, me_vel = geodesy.advance(me_pos, me_vel, own_age)
+        pa = np.broadcast_to(me_pos[0], (n, 3)).copy()
+        va = np.broadcast_to(me_vel[0], (n, 3)).copy()
         t, d, _ = approach(pa, va, pos, vel, horizon_s=h, limit_m=self.watch_m)
         near = np.flatnonzero(d < self.watch_m)
         me = self._ids[slot]

@@ -52,6 +52,12 @@ _AGREE_SHARE: Final = 0.005
 _AGREE_M: Final = 1.0
 #: And the instant of closest approach, seconds.
 _AGREE_S: Final = 2.0
+#: The longest horizon recomputed (an agreement's own limit, a day): a peer's message
+#: must not buy unbounded work.
+MAX_HORIZON_S: Final = 86_400.0
+#: How far a track's time may be from the instant screened (an hour: a node refuses
+#: reports older than its max_age, 6 minutes by default).
+MAX_AGE_S: Final = 3_600.0
 
 
 @dataclass(frozen=True)
@@ -94,11 +100,13 @@ def track_from_json(value: Any, where: str) -> TrackReport:
         numbers = {}
         for name in ("lat", "lon", "course_deg", "speed_mps"):
             v = value.get(name)
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                raise ReportError("bad_field", f"{where}.{name} is not a number")
+            if isinstance(v, bool) or not isinstance(v, int | float) or abs(v) > 1e6:
+                raise ReportError("bad_field", f"{where}.{name} is not a usable number")
             numbers[name] = float(v)
         alt = value.get("alt_m")
-        if alt is not None and (isinstance(alt, bool) or not isinstance(alt, int | float)):
+        if alt is not None and (
+            isinstance(alt, bool) or not isinstance(alt, int | float) or abs(alt) > 1e6
+        ):
             raise ReportError("bad_field", f"{where}.alt_m is not a number")
         check_values(alt_m=None if alt is None else float(alt), **numbers)
     except ReportError as e:
@@ -146,9 +154,12 @@ def recompute(screening: Mapping[str, Any]) -> Recomputed:
     Raises:
         BodyError: the object lacks what a recomputation needs, naming the field.
     """
-    at = parse_time(screening.get("at"), "screening.at") if "at" in screening else None
-    if at is None:
+    if "at" not in screening:
         raise BodyError("screening.at is missing")
+    try:
+        at = parse_time(screening.get("at"), "screening.at")
+    except ReportError as e:
+        raise BodyError(e.detail) from None
     tracks = screening.get("tracks")
     if not isinstance(tracks, Sequence) or len(tracks) != 2:
         raise BodyError("screening.tracks: two tracks are needed")
@@ -160,10 +171,19 @@ def recompute(screening: Mapping[str, Any]) -> Recomputed:
         limit = float(th["horizontal_m"])
         horizon = float(th["horizon_s"])
         vertical = None if th.get("vertical_m") is None else float(th["vertical_m"])
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise BodyError(f"screening.thresholds: {e}") from None
-    if not (limit > 0 and horizon >= 0 and math.isfinite(limit) and math.isfinite(horizon)):
-        raise BodyError("screening.thresholds: horizontal_m > 0 and horizon_s >= 0 are needed")
+    if not (0 < limit <= 1e6 and 0 <= horizon <= MAX_HORIZON_S and math.isfinite(limit)):
+        raise BodyError(
+            "screening.thresholds: horizontal_m in (0, 1e6] and horizon_s in "
+            f"[0, {MAX_HORIZON_S:g}] are needed"
+        )
+    for i, r in enumerate(reports):
+        if abs((at - r.time).total_seconds()) > MAX_AGE_S:
+            raise BodyError(
+                f"screening.tracks[{i}].time is more than {MAX_AGE_S:g} s from screening.at: "
+                "no node screens a report that old"
+            )
     pos, vel = _state(reports, at)
     t, d, _ = approach(pos[:1], vel[:1], pos[1:], vel[1:], horizon_s=horizon, limit_m=limit)
     tcpa, dcpa = float(t[0]), float(d[0])
@@ -174,6 +194,8 @@ def recompute(screening: Mapping[str, Any]) -> Recomputed:
     agrees = (
         isinstance(said_d, int | float)
         and isinstance(said_t, int | float)
+        and not isinstance(said_d, bool)
+        and not isinstance(said_t, bool)
         and abs(float(said_d) - dcpa) <= max(_AGREE_SHARE * dcpa, _AGREE_M)
         and abs(float(said_t) - tcpa) <= _AGREE_S
     )

@@ -187,8 +187,11 @@ def _optional(obj: dict[str, Any], name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ReportError("bad_field", f"{name} {value!r} is not a number")
-    return float(value)
+        raise ReportError("bad_field", f"{name} {str(value)[:40]!r} is not a number")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ReportError("bad_field", f"{name} is a number too large to use") from None
 
 
 def _required(obj: dict[str, Any], name: str) -> float:
@@ -210,6 +213,8 @@ def parse_json_report(
         raise ReportError("too_long", f"line of {len(line)} bytes (at most {MAX_LINE_BYTES})")
     try:
         obj = json.loads(line)
+    except RecursionError:
+        raise ReportError("bad_json", "nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise ReportError("bad_json", f"not JSON ({e})") from None
     if not isinstance(obj, dict):

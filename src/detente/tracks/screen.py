@@ -299,9 +299,12 @@ def approach(
         return _approach(pa, va, pb, vb, horizon_s=horizon_s, limit_m=limit_m)
     (start, span), rest = windows[0], windows[1:]
     best_t, best_d, best_e = _approach(pa, va, pb, vb, horizon_s=span, limit_m=limit_m)
+    qa, wa, qb, wb = pa, va, pb, vb
     for start, span in rest:
-        qa, wa = geodesy.advance(pa, va, start)
-        qb, wb = geodesy.advance(pb, vb, start)
+        # From window to window, not from the start each time: the work grows with the
+        # windows, not with their square.
+        qa, wa = geodesy.advance(qa, wa, span)
+        qb, wb = geodesy.advance(qb, wb, span)
         t, d, e = _approach(qa, wa, qb, wb, horizon_s=span, limit_m=limit_m)
         better = d < best_d
         best_t = np.where(better, t + start, best_t)
@@ -387,10 +390,10 @@ def screen(traffic: Traffic, thresholds: Thresholds) -> Conflicts:
     if len(windows) == 1:
         return _screen(traffic, thresholds)
     best: dict[tuple[int, int], tuple[float, float]] = {}
+    moved = traffic
     for start, span in windows:
-        moved = traffic
-        if start:
-            pos, vel = geodesy.advance(traffic.position, traffic.velocity, start)
+        if start:  # on from the previous window's start, one window's run
+            pos, vel = geodesy.advance(moved.position, moved.velocity, span)
             moved = Traffic(pos, vel, traffic.alt_m, traffic.group)
         found = _screen(moved, Thresholds(thresholds.horizontal_m, span, thresholds.vertical_m))
         for a, b, t, d in zip(

@@ -437,7 +437,8 @@ class Feed:
         format: ``ais``, ``sbs`` or ``jsonl``.
         registry: places each unit with a party (``ais`` and ``sbs``).
         quarantine: where refused lines go.
-        on_report: called, in the feed's thread, with each report.
+        on_report: called, in the feed's thread, with each report; returning
+            False says it was refused, and the feed stays silent for it.
         clock: now, as an aware UTC time; passed in for tests.
         retry_s: wait before opening the source again after it failed.
     """
@@ -450,7 +451,7 @@ class Feed:
         format: Format,
         registry: Registry,
         quarantine: Quarantine,
-        on_report: Callable[[TrackReport], None],
+        on_report: Callable[[TrackReport], bool | None],
         clock: Clock = _utcnow,
         retry_s: float = 5.0,
     ) -> None:
@@ -570,11 +571,14 @@ class Feed:
                 continue
             with self._lock:
                 self._reports += 1
-                self._last = outcome.received or self._clock()
             try:
-                self._on_report(outcome)
+                taken = self._on_report(outcome)
             except Exception:  # noqa: BLE001 - a failing consumer must not stop the feed
                 log.exception("feed %s: the report callback failed", self.name)
+                continue
+            if taken is not False:  # refused downstream (stale, say): still silent
+                with self._lock:
+                    self._last = outcome.received or self._clock()
 
 
 def _parser(format: Format, registry: Registry) -> AisAssembler | SbsTracker | JsonLinesParser:
